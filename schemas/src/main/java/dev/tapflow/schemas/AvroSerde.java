@@ -1,0 +1,79 @@
+package dev.tapflow.schemas;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.apache.avro.Schema;
+import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.message.SchemaStore;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serializer;
+
+/**
+ * Kafka Serde for tapflow's Avro records in Avro single-object encoding (2-byte marker,
+ * 8-byte schema fingerprint, binary datum). No registry: the schema store holds the
+ * current schema and every older one listed for the type, so records written by an older
+ * agent still decode after a backward-compatible change.
+ */
+public final class AvroSerde<T extends SpecificRecordBase> implements Serde<T> {
+
+  static {
+    TrustedPackages.allow();
+  }
+
+  private final BinaryMessageEncoder<T> encoder;
+  private final BinaryMessageDecoder<T> decoder;
+
+  private AvroSerde(Schema current, List<Schema> older) {
+    SpecificData model = SpecificData.getForSchema(current);
+    SchemaStore.Cache store = new SchemaStore.Cache();
+    for (Schema s : older) {
+      store.addSchema(s);
+    }
+    this.encoder = new BinaryMessageEncoder<>(model, current);
+    this.decoder = new BinaryMessageDecoder<>(model, current, store);
+  }
+
+  public static <T extends SpecificRecordBase> AvroSerde<T> of(Schema current) {
+    return new AvroSerde<>(current, List.of());
+  }
+
+  public static AvroSerde<ConnectionKey> connectionKey() { return of(ConnectionKey.getClassSchema()); }
+  public static AvroSerde<SegmentBatch> segmentBatch() { return of(SegmentBatch.getClassSchema()); }
+  public static AvroSerde<LatencyFact> latencyFact() { return of(LatencyFact.getClassSchema()); }
+
+  public byte[] encode(T value) {
+    try {
+      ByteBuffer buf = encoder.encode(value);
+      byte[] out = new byte[buf.remaining()];
+      buf.get(out);
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public T decode(byte[] bytes) {
+    try {
+      return decoder.decode(bytes);
+    } catch (IOException | RuntimeException e) {
+      throw new SerializationException("not a tapflow Avro single-object record: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Serializer<T> serializer() {
+    return (topic, data) -> data == null ? null : encode(data);
+  }
+
+  @Override
+  public Deserializer<T> deserializer() {
+    return (topic, data) -> data == null ? null : decode(data);
+  }
+}
