@@ -1,0 +1,37 @@
+package dev.tapflow.stream.protocol;
+
+/**
+ * One request and what answered it, as a protocol session reports it: protocol-neutral and
+ * free of connection identity (the connection tracker adds endpoints, agent, vantage and the
+ * fact id). Times are capture times in ns since the epoch; stream offsets count bytes of the
+ * client-to-server stream from the first byte tapflow saw of it.
+ *
+ * @param command         upper-cased command as sent (GET, CLIENT, ...); never null
+ * @param resource        key / topic / query name after redaction, or null
+ * @param args            the remaining arguments, truncated and redacted, or null
+ * @param status          OK, ERROR, NO_REPLY (the protocol says no reply comes) or TIMEOUT
+ * @param error           the server's error text or code, or null
+ * @param requestOffset   stream offset of the request's first byte (identity of the fact)
+ * @param responseFirstNs capture time of the response's first packet, or -1 without a response
+ * @param responseLastNs  capture time of the response's last packet, or -1 without a response
+ * @param loss            bytes of the request or its response were lost at capture
+ */
+public record Exchange(
+    String command,
+    String resource,
+    String args,
+    FactStatus status,
+    String error,
+    long requestOffset,
+    long requestFirstNs,
+    long requestLastNs,
+    long requestBytes,
+    long responseFirstNs,
+    long responseLastNs,
+    long responseBytes,
+    boolean loss) {
+
+  public boolean hasResponse() {
+    return responseFirstNs >= 0;
+  }
+}

@@ -1,0 +1,26 @@
+package dev.tapflow.stream.protocol;
+
+/**
+ * The bounds every protocol session respects. Each is a named limit; exceeding one raises
+ * a named anomaly and never an unbounded allocation.
+ *
+ * @param maxPendingRequests requests waiting for an answer on one connection (default 10000);
+ *                           beyond it the oldest is reported as TIMEOUT and counted
+ * @param maxMessageBytes    one message's declared length (default 512 MiB, Redis' own bulk limit);
+ *                           longer is an anomaly and the decoder resynchronises
+ * @param maxArrayElements   elements of one aggregate (default 1,048,576)
+ * @param maxNesting         depth of nested aggregates (default 64)
+ * @param maxLineBytes       one protocol line (default 64 KiB)
+ * @param maxArgBytes        bytes of arguments kept on a fact (default 256); the rest is truncated
+ */
+public record SessionLimits(
+    int maxPendingRequests,
+    long maxMessageBytes,
+    int maxArrayElements,
+    int maxNesting,
+    int maxLineBytes,
+    int maxArgBytes) {
+
+  public static final SessionLimits DEFAULTS =
+      new SessionLimits(10_000, 512L * 1024 * 1024, 1 << 20, 64, 64 * 1024, 256);
+}
