@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's test command (the README's second command; .ci/run calls it):
+# installs the OS packages the tests use, then builds and runs every test.
+#   scripts/test.sh            all tests
+#   scripts/test.sh -pl cli    extra Maven arguments are passed through
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for p in libpcap0.8 tcpdump redis-server redis-tools; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
+command -v javac >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "installing OS packages: ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
+fi
+# redis-server from Debian starts a system service on 6379 we do not need
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+  systemctl stop redis-server || true
+fi
+
+exec mvn -B -ntp verify "$@"

@@ -1,0 +1,60 @@
+package dev.tapflow.stream.protocol;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The protocols a processor decodes and which server ports map to which protocol. Ports
+ * decide first (configured ports, then each protocol's defaults); content decides when no
+ * port matches.
+ */
+public final class Protocols {
+
+  private final List<Protocol> all;
+  private final Map<Integer, Protocol> byPort = new HashMap<>();
+  private final Map<String, Protocol> byName = new HashMap<>();
+
+  /**
+   * @param protocols   in probe order
+   * @param serverPorts extra server ports per protocol name (e.g. redis -> 6380), may be empty
+   */
+  public Protocols(List<Protocol> protocols, Map<String, List<Integer>> serverPorts) {
+    this.all = List.copyOf(protocols);
+    for (Protocol p : protocols) {
+      byName.put(p.name(), p);
+      for (int port : p.defaultPorts()) {
+        byPort.putIfAbsent(port, p);
+      }
+    }
+    serverPorts.forEach((name, ports) -> {
+      Protocol p = byName.get(name);
+      if (p == null) {
+        throw new IllegalArgumentException("unknown protocol in server ports: " + name + " (known: " + byName.keySet() + ")");
+      }
+      for (int port : ports) {
+        byPort.put(port, p);
+      }
+    });
+  }
+
+  public static Protocols builtIn(Map<String, List<Integer>> serverPorts) {
+    List<Protocol> list = new ArrayList<>();
+    list.add(new dev.tapflow.stream.protocol.redis.RedisProtocol());
+    return new Protocols(list, serverPorts);
+  }
+
+  /** The protocol whose server listens on this port, or null. */
+  public Protocol forPort(int port) {
+    return byPort.get(port);
+  }
+
+  public Protocol byName(String name) {
+    return byName.get(name);
+  }
+
+  public List<Protocol> all() {
+    return all;
+  }
+}

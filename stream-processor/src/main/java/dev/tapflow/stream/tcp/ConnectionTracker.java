@@ -1,0 +1,337 @@
+package dev.tapflow.stream.tcp;
+
+import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.stream.protocol.ProtocolSession;
+import dev.tapflow.stream.protocol.Protocols;
+import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.stream.protocol.SessionOutput;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * Everything tapflow knows about one TCP connection seen by one agent: both directions'
+ * reassembly, which side is the client, which protocol it speaks, and that protocol's
+ * session. Plain Java: the Kafka Streams processor keeps it serialised in a state store, and
+ * {@code tapflow analyze} keeps it in a map; both feed it the same segments in capture order.
+ *
+ * <p>Endpoint "a" and "b" are the canonical order of the connection key. The client is
+ * decided by, in order: the SYN (its sender is the client), a server port (configured or a
+ * protocol's default), then the first bytes' content (a probe that recognises a request or
+ * a response).
+ */
+public final class ConnectionTracker {
+
+  private static final byte FORMAT = 1;
+  /** Give up detecting the protocol after this many bytes without a probe match. */
+  private static final int MAX_PROBE_BYTES = 16 * 1024;
+
+  public static final int FIN = 0x01;
+  public static final int SYN = 0x02;
+  public static final int RST = 0x04;
+  public static final int ACK = 0x10;
+
+  /** Where the tracker reports facts' raw material and anomalies. */
+  public interface Output {
+    void exchange(ConnectionTracker conn, Exchange exchange);
+
+    void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail);
+  }
+
+  /** Settings shared by every tracker of a processor. */
+  public record Settings(Protocols protocols, SessionLimits sessionLimits, ReassemblyLimits reassemblyLimits) {}
+
+  private final String agent;
+  private final byte[] ipA;
+  private final int portA;
+  private final byte[] ipB;
+  private final int portB;
+
+  /** 0 unknown, 1 a is the client, 2 b is the client */
+  private byte role;
+  private String protocolName;
+  private ProtocolSession session;
+  private boolean undecodable;
+  private boolean reset;
+  private long probedBytes;
+  private long firstSeenNs;
+  private long lastSeenNs;
+  private StreamReassembler fromA = new StreamReassembler();
+  private StreamReassembler fromB = new StreamReassembler();
+
+  public ConnectionTracker(String agent, byte[] ipA, int portA, byte[] ipB, int portB) {
+    this.agent = agent;
+    this.ipA = ipA;
+    this.portA = portA;
+    this.ipB = ipB;
+    this.portB = portB;
+  }
+
+  public String agent() { return agent; }
+  public byte[] clientIp() { return role == 2 ? ipB : ipA; }
+  public int clientPort() { return role == 2 ? portB : portA; }
+  public byte[] serverIp() { return role == 2 ? ipA : ipB; }
+  public int serverPort() { return role == 2 ? portA : portB; }
+  public boolean roleKnown() { return role != 0; }
+  /** The decoded protocol's name, or null while unknown. */
+  public String protocol() { return protocolName; }
+  public boolean undecodable() { return undecodable; }
+  public long firstSeenNs() { return firstSeenNs; }
+  public long lastSeenNs() { return lastSeenNs; }
+  public int pendingRequests() { return session == null ? 0 : session.pendingRequests(); }
+
+  /** Absolute sequence number of a client-to-server stream offset (part of a fact's identity). */
+  public long clientSeqOf(long streamOffset) {
+    return (role == 2 ? fromB : fromA).seqOf(streamOffset);
+  }
+
+  /** True when both directions ended (FIN delivered) or the connection was reset. */
+  public boolean finished() {
+    return reset || (fromA.finished() && fromB.finished());
+  }
+
+  /**
+   * Takes one captured segment. Before it, requests unanswered for longer than the join
+   * window (by this connection's own capture time) become TIMEOUT facts, so a very late
+   * response never pairs with a request already given up on.
+   */
+  public void segment(boolean aToB, long tsNs, long seq, int flags, byte[] payload,
+      long windowNs, Settings settings, Output out) {
+    if (firstSeenNs == 0) {
+      firstSeenNs = tsNs;
+    }
+    lastSeenNs = Math.max(lastSeenNs, tsNs);
+    if (session != null) {
+      session.expire(tsNs - windowNs, bind(out));
+    }
+    boolean syn = (flags & SYN) != 0;
+    if (syn && role == 0) {
+      boolean synAck = (flags & ACK) != 0;
+      role = (byte) ((aToB ^ synAck) ? 1 : 2);
+    }
+    StreamReassembler r = aToB ? fromA : fromB;
+    r.segment(seq, syn, (flags & FIN) != 0, payload, tsNs, settings.reassemblyLimits(),
+        new Delivery(aToB, settings, out));
+    if ((flags & RST) != 0) {
+      reset = true;
+      close(tsNs, settings, out);
+    }
+  }
+
+  /** Requests unanswered since before {@code nowNs - windowNs} become TIMEOUT facts; holes older than the reorder timeout become gaps. */
+  public void expire(long nowNs, long windowNs, Settings settings, Output out) {
+    if (nowNs - lastSeenNs > settings.reassemblyLimits().reorderTimeoutNs()) {
+      fromA.flush(nowNs, new Delivery(true, settings, out));
+      fromB.flush(nowNs, new Delivery(false, settings, out));
+    }
+    if (session != null) {
+      session.expire(nowNs - windowNs, bind(out));
+    }
+  }
+
+  /** The connection or the capture ended: buffered bytes are delivered, pending requests reported. */
+  public void close(long tsNs, Settings settings, Output out) {
+    fromA.flush(tsNs, new Delivery(true, settings, out));
+    fromB.flush(tsNs, new Delivery(false, settings, out));
+    if (session != null) {
+      session.close(tsNs, bind(out));
+    }
+  }
+
+  /** Routes one direction's reassembled bytes to the session, detecting the protocol first. */
+  private final class Delivery implements StreamReassembler.Receiver {
+    private final boolean fromASide;
+    private final Settings settings;
+    private final Output out;
+
+    Delivery(boolean fromASide, Settings settings, Output out) {
+      this.fromASide = fromASide;
+      this.settings = settings;
+      this.out = out;
+    }
+
+    @Override
+    public void bytes(byte[] buf, int off, int len, long streamOffset, long tsNs) {
+      if (session == null && !detect(fromASide, buf, off, len, settings, out)) {
+        return;
+      }
+      boolean client = isClient(fromASide);
+      if (client) {
+        session.clientData(buf, off, len, streamOffset, tsNs, bind(out));
+      } else {
+        session.serverData(buf, off, len, streamOffset, tsNs, bind(out));
+      }
+    }
+
+    @Override
+    public void gap(long streamOffset, long length, long tsNs) {
+      if (session != null) {
+        session.gap(isClient(fromASide), streamOffset, length, tsNs, bind(out));
+      }
+    }
+  }
+
+  private boolean isClient(boolean aSide) {
+    return (role == 1) == aSide;
+  }
+
+  /**
+   * Decides role and protocol from ports and the first bytes. Bytes seen before a decision
+   * are reported to the new session as a gap, so it starts as if mid-stream.
+   */
+  private boolean detect(boolean aSide, byte[] buf, int off, int len, Settings settings, Output out) {
+    if (undecodable) {
+      return false;
+    }
+    Protocols protocols = settings.protocols();
+    Protocol chosen = null;
+    Protocol atB = protocols.forPort(portB);
+    Protocol atA = protocols.forPort(portA);
+    if (role == 1 && atB != null) {
+      chosen = atB;
+    } else if (role == 2 && atA != null) {
+      chosen = atA;
+    } else if (role == 0 && (atA == null) != (atB == null)) {
+      role = (byte) (atB != null ? 1 : 2);
+      chosen = atB != null ? atB : atA;
+    }
+    if (chosen == null) {
+      for (Protocol p : protocols.all()) {
+        Protocol.Probe probe = p.probe(buf, off, len);
+        if (probe == Protocol.Probe.NO) {
+          continue;
+        }
+        boolean senderIsClient;
+        if (role != 0) {
+          senderIsClient = isClient(aSide);
+          if ((probe == Protocol.Probe.REQUEST && !senderIsClient)
+              || (probe == Protocol.Probe.RESPONSE && senderIsClient)) {
+            continue;
+          }
+        } else {
+          senderIsClient = switch (probe) {
+            case REQUEST -> true;
+            case RESPONSE -> false;
+            default -> (aSide ? portA : portB) > (aSide ? portB : portA); // the higher (ephemeral) port is the client
+          };
+          role = (byte) (senderIsClient == aSide ? 1 : 2);
+        }
+        chosen = p;
+        break;
+      }
+    }
+    if (chosen == null) {
+      probedBytes += len;
+      if (probedBytes > MAX_PROBE_BYTES) {
+        undecodable = true;
+        out.anomaly(this, "UNKNOWN_PROTOCOL", role == 0 || isClient(aSide), 0,
+            "no protocol recognised in the first " + MAX_PROBE_BYTES + " bytes");
+      }
+      return false;
+    }
+    protocolName = chosen.name();
+    session = chosen.newSession(settings.sessionLimits());
+    SessionOutput so = bind(out);
+    StreamReassembler client = role == 1 ? fromA : fromB;
+    StreamReassembler server = role == 1 ? fromB : fromA;
+    // bytes delivered before the decision were not decoded: the session starts after a gap
+    // (the reassembler reports bytes before advancing, so deliveredOffset is where these start)
+    long clientSkipped = client.deliveredOffset();
+    long serverSkipped = server.deliveredOffset();
+    if (clientSkipped > 0) {
+      session.gap(true, 0, clientSkipped, lastSeenNs, so);
+    }
+    if (serverSkipped > 0) {
+      session.gap(false, 0, serverSkipped, lastSeenNs, so);
+    }
+    return true;
+  }
+
+  private SessionOutput bind(Output out) {
+    return new SessionOutput() {
+      @Override
+      public void exchange(Exchange exchange) {
+        out.exchange(ConnectionTracker.this, exchange);
+      }
+
+      @Override
+      public void anomaly(String name, boolean clientSide, long streamOffset, String detail) {
+        out.anomaly(ConnectionTracker.this, name, clientSide, streamOffset, detail);
+      }
+    };
+  }
+
+  public byte[] toBytes() {
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+      DataOutputStream out = new DataOutputStream(bytes);
+      out.writeByte(FORMAT);
+      out.writeUTF(agent);
+      out.writeByte(ipA.length);
+      out.write(ipA);
+      out.writeShort(portA);
+      out.writeByte(ipB.length);
+      out.write(ipB);
+      out.writeShort(portB);
+      out.writeByte(role);
+      out.writeBoolean(undecodable);
+      out.writeBoolean(reset);
+      out.writeLong(probedBytes);
+      out.writeLong(firstSeenNs);
+      out.writeLong(lastSeenNs);
+      fromA.writeTo(out);
+      fromB.writeTo(out);
+      out.writeUTF(protocolName == null ? "" : protocolName);
+      if (session != null) {
+        session.writeTo(out);
+      }
+      out.flush();
+      return bytes.toByteArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // in-memory stream: cannot happen
+    }
+  }
+
+  /**
+   * Restores a tracker written by {@link #toBytes}.
+   *
+   * @throws IOException when the bytes are not a tracker of this format
+   */
+  public static ConnectionTracker fromBytes(byte[] data, Settings settings) throws IOException {
+    DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+    byte format = in.readByte();
+    if (format != FORMAT) {
+      throw new IOException("unknown connection state format " + format);
+    }
+    String agent = in.readUTF();
+    byte[] ipA = new byte[in.readUnsignedByte()];
+    in.readFully(ipA);
+    int portA = in.readUnsignedShort();
+    byte[] ipB = new byte[in.readUnsignedByte()];
+    in.readFully(ipB);
+    int portB = in.readUnsignedShort();
+    ConnectionTracker t = new ConnectionTracker(agent, ipA, portA, ipB, portB);
+    t.role = in.readByte();
+    t.undecodable = in.readBoolean();
+    t.reset = in.readBoolean();
+    t.probedBytes = in.readLong();
+    t.firstSeenNs = in.readLong();
+    t.lastSeenNs = in.readLong();
+    t.fromA = StreamReassembler.readFrom(in);
+    t.fromB = StreamReassembler.readFrom(in);
+    String proto = in.readUTF();
+    if (!proto.isEmpty()) {
+      Protocol p = settings.protocols().byName(proto);
+      if (p == null) {
+        throw new IOException("connection state names an unknown protocol: " + proto);
+      }
+      t.protocolName = proto;
+      t.session = p.readSession(in, settings.sessionLimits());
+    }
+    return t;
+  }
+}

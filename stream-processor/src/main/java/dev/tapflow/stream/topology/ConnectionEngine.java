@@ -1,0 +1,247 @@
+package dev.tapflow.stream.topology;
+
+import dev.tapflow.schemas.ConnectionKey;
+import dev.tapflow.schemas.DecodeError;
+import dev.tapflow.schemas.LatencyFact;
+import dev.tapflow.schemas.Segment;
+import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.Transport;
+import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.stream.tcp.ConnectionTracker;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What happens to a connection's segments, free of Kafka types: the Kafka Streams
+ * processor and {@code tapflow analyze} both run this, over a state store and over a map,
+ * so both produce the same facts.
+ *
+ * <p>Per batch: restore the connection's tracker, feed it the segments in capture order,
+ * store it back (or drop it when the connection ended). On stream time: expire requests
+ * older than the window and evict idle connections. On an agent's end of capture: close
+ * every connection of that agent.
+ */
+public final class ConnectionEngine {
+
+  /** The connections' state: a Kafka Streams key-value store or a plain map. */
+  public interface Store {
+    byte[] get(byte[] key);
+
+    void put(byte[] key, byte[] value);
+
+    void delete(byte[] key);
+
+    /** Every entry; the visitor must not modify the store. */
+    void forEach(Visitor visitor);
+
+    interface Visitor {
+      void visit(byte[] key, byte[] value);
+    }
+  }
+
+  /** Where facts and anomalies go. */
+  public interface Output {
+    void fact(byte[] key, LatencyFact fact);
+
+    void decodeError(byte[] key, DecodeError error);
+  }
+
+  private final ProcessorConfig config;
+  private final ConnectionTracker.Settings settings;
+  private final long windowNs;
+  private final long idleNs;
+  private final Map<String, LongAdder> anomalies = new ConcurrentHashMap<>();
+  private final LongAdder facts = new LongAdder();
+  private final LongAdder corruptStates = new LongAdder();
+
+  public ConnectionEngine(ProcessorConfig config) {
+    this.config = config;
+    this.settings = config.trackerSettings();
+    this.windowNs = config.window().toNanos();
+    this.idleNs = config.idleEviction().toNanos();
+  }
+
+  public ProcessorConfig config() {
+    return config;
+  }
+
+  /** Counts of anomalies by name since start. */
+  public Map<String, Long> anomalyCounts() {
+    Map<String, Long> out = new TreeMap<>();
+    anomalies.forEach((k, v) -> out.put(k, v.sum()));
+    if (corruptStates.sum() > 0) {
+      out.put("STATE_UNREADABLE", corruptStates.sum());
+    }
+    return out;
+  }
+
+  public long factsEmitted() {
+    return facts.sum();
+  }
+
+  /**
+   * One batch of one connection.
+   *
+   * @param keyBytes the serialised connection key (the store key)
+   */
+  public void onBatch(byte[] keyBytes, ConnectionKey key, SegmentBatch batch, Store store, Output out) {
+    if (batch.getEndOfCapture()) {
+      endOfCapture(key.getAgent(), batch.getEndTsNs(), store, out);
+      return;
+    }
+    if (key.getTransport() != Transport.TCP) {
+      count("UDP_NOT_DECODED");
+      return; // UDP protocols (DNS, memcached UDP) arrive with their decoders
+    }
+    ConnectionTracker tracker = load(keyBytes, store);
+    List<Segment> segments = batch.getSegments();
+    if (tracker == null) {
+      if (!opensConnection(segments)) {
+        return; // a FIN/RST of a connection already closed and dropped: nothing to do
+      }
+      tracker = new ConnectionTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(),
+          bytes(key.getIpB()), key.getPortB());
+    }
+    TrackerOutput to = new TrackerOutput(keyBytes, out);
+    for (int i = 0; i < segments.size(); i++) {
+      Segment s = segments.get(i);
+      tracker.segment(s.getAToB(), s.getTsNs(), s.getSeq(), s.getFlags(), bytes(s.getPayload()),
+          windowNs, settings, to);
+      if (tracker.finished()) {
+        tracker.close(s.getTsNs(), settings, to);
+        store.delete(keyBytes);
+        if (i + 1 < segments.size()) {
+          // the 4-tuple was reused within one batch: start again with what follows
+          List<Segment> rest = new ArrayList<>(segments.subList(i + 1, segments.size()));
+          onBatch(keyBytes, key, SegmentBatch.newBuilder(batch).setSegments(rest).build(), store, out);
+        }
+        return;
+      }
+    }
+    store.put(keyBytes, tracker.toBytes());
+  }
+
+  /**
+   * Stream time advanced to {@code nowNs}: requests older than the window become TIMEOUT
+   * facts; connections idle longer than the eviction bound are closed and dropped.
+   */
+  public void onStreamTime(long nowNs, Store store, Output out) {
+    List<byte[]> keys = new ArrayList<>();
+    List<byte[]> values = new ArrayList<>();
+    store.forEach((k, v) -> {
+      keys.add(k);
+      values.add(v);
+    });
+    for (int i = 0; i < keys.size(); i++) {
+      byte[] k = keys.get(i);
+      ConnectionTracker t = restore(values.get(i));
+      if (t == null) {
+        store.delete(k);
+        continue;
+      }
+      TrackerOutput to = new TrackerOutput(k, out);
+      if (nowNs - t.lastSeenNs() > idleNs) {
+        t.close(nowNs, settings, to);
+        store.delete(k);
+      } else if (t.pendingRequests() > 0 || nowNs - t.lastSeenNs() > settings.reassemblyLimits().reorderTimeoutNs()) {
+        int before = t.pendingRequests();
+        t.expire(nowNs, windowNs, settings, to);
+        if (t.pendingRequests() != before) {
+          store.put(k, t.toBytes());
+        }
+      }
+    }
+  }
+
+  /** The agent's capture ended: all its connections close, pending requests become facts. */
+  public void endOfCapture(String agent, long endNs, Store store, Output out) {
+    List<byte[]> keys = new ArrayList<>();
+    List<byte[]> values = new ArrayList<>();
+    store.forEach((k, v) -> {
+      keys.add(k);
+      values.add(v);
+    });
+    for (int i = 0; i < keys.size(); i++) {
+      ConnectionTracker t = restore(values.get(i));
+      if (t == null) {
+        store.delete(keys.get(i));
+        continue;
+      }
+      if (t.agent().equals(agent)) {
+        t.close(endNs, settings, new TrackerOutput(keys.get(i), out));
+        store.delete(keys.get(i));
+      }
+    }
+  }
+
+  private ConnectionTracker load(byte[] keyBytes, Store store) {
+    byte[] state = store.get(keyBytes);
+    if (state == null) {
+      return null;
+    }
+    ConnectionTracker t = restore(state);
+    if (t == null) {
+      store.delete(keyBytes);
+    }
+    return t;
+  }
+
+  private ConnectionTracker restore(byte[] state) {
+    try {
+      return ConnectionTracker.fromBytes(state, settings);
+    } catch (IOException | RuntimeException e) {
+      corruptStates.increment(); // an older format or a damaged record: start the connection afresh
+      return null;
+    }
+  }
+
+  private static boolean opensConnection(List<Segment> segments) {
+    for (Segment s : segments) {
+      if ((s.getFlags() & ConnectionTracker.SYN) != 0 || s.getPayload().remaining() > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void count(String name) {
+    anomalies.computeIfAbsent(name, n -> new LongAdder()).increment();
+  }
+
+  private static byte[] bytes(ByteBuffer buf) {
+    if (buf.hasArray() && buf.arrayOffset() == 0 && buf.position() == 0 && buf.remaining() == buf.array().length) {
+      return buf.array();
+    }
+    byte[] out = new byte[buf.remaining()];
+    buf.duplicate().get(out);
+    return out;
+  }
+
+  private final class TrackerOutput implements ConnectionTracker.Output {
+    private final byte[] key;
+    private final Output out;
+
+    TrackerOutput(byte[] key, Output out) {
+      this.key = key;
+      this.out = out;
+    }
+
+    @Override
+    public void exchange(ConnectionTracker conn, Exchange exchange) {
+      facts.increment();
+      out.fact(key, FactMapper.toFact(conn, exchange));
+    }
+
+    @Override
+    public void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail) {
+      count(name);
+      out.decodeError(key, FactMapper.toDecodeError(conn, name, clientSide, streamOffset, detail));
+    }
+  }
+}

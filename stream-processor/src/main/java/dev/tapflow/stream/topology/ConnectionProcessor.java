@@ -1,0 +1,105 @@
+package dev.tapflow.stream.topology;
+
+import dev.tapflow.schemas.ConnectionKey;
+import dev.tapflow.schemas.DecodeError;
+import dev.tapflow.schemas.LatencyFact;
+import dev.tapflow.schemas.SegmentBatch;
+import java.time.Duration;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+
+/**
+ * The Kafka Streams side of {@link ConnectionEngine}: one instance per task, state in the
+ * task's {@code connections} store (changelogged, so a restarted processor continues
+ * mid-connection), TIMEOUTs by stream-time punctuation.
+ */
+final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[], Object> {
+
+  static final String FACTS_SINK = "facts-sink";
+  static final String ERRORS_SINK = "decode-errors-sink";
+
+  private final ConnectionEngine engine;
+  private final KeyDecoder keys = new KeyDecoder();
+  private ProcessorContext<byte[], Object> context;
+  private KeyValueStore<Bytes, byte[]> kv;
+  private ConnectionEngine.Store store;
+  private ConnectionEngine.Output output;
+
+  ConnectionProcessor(ConnectionEngine engine) {
+    this.engine = engine;
+  }
+
+  @Override
+  public void init(ProcessorContext<byte[], Object> context) {
+    this.context = context;
+    this.kv = context.getStateStore(ProcessorConfig.CONNECTIONS_STORE);
+    this.store = new StreamsStore(kv);
+    this.output = new ConnectionEngine.Output() {
+      @Override
+      public void fact(byte[] key, LatencyFact fact) {
+        long ts = Math.max(0, fact.getRequestFirstNs() / 1_000_000);
+        context.forward(new org.apache.kafka.streams.processor.api.Record<byte[], Object>(key, fact, ts), FACTS_SINK);
+      }
+
+      @Override
+      public void decodeError(byte[] key, DecodeError error) {
+        long ts = Math.max(0, error.getTsNs() / 1_000_000);
+        context.forward(new org.apache.kafka.streams.processor.api.Record<byte[], Object>(key, error, ts), ERRORS_SINK);
+      }
+    };
+    Duration every = engine.config().punctuateInterval();
+    context.schedule(every, PunctuationType.STREAM_TIME,
+        streamTimeMs -> engine.onStreamTime(streamTimeMs * 1_000_000L, store, output));
+  }
+
+  @Override
+  public void process(org.apache.kafka.streams.processor.api.Record<byte[], SegmentBatch> record) {
+    if (record.key() == null || record.value() == null) {
+      return;
+    }
+    ConnectionKey key = keys.decode(record.key());
+    if (key == null) {
+      return; // counted by the key decoder
+    }
+    engine.onBatch(record.key(), key, record.value(), store, output);
+  }
+
+  /** {@link ConnectionEngine.Store} over a Kafka Streams key-value store. */
+  private static final class StreamsStore implements ConnectionEngine.Store {
+    private final KeyValueStore<Bytes, byte[]> kv;
+
+    StreamsStore(KeyValueStore<Bytes, byte[]> kv) {
+      this.kv = kv;
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+      return kv.get(Bytes.wrap(key));
+    }
+
+    @Override
+    public void put(byte[] key, byte[] value) {
+      kv.put(Bytes.wrap(key), value);
+    }
+
+    @Override
+    public void delete(byte[] key) {
+      kv.delete(Bytes.wrap(key));
+    }
+
+    @Override
+    public void forEach(Visitor visitor) {
+      try (KeyValueIterator<Bytes, byte[]> it = kv.all()) {
+        while (it.hasNext()) {
+          KeyValue<Bytes, byte[]> e = it.next();
+          visitor.visit(e.key.get(), e.value);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package dev.tapflow.stream.topology;
+
+import dev.tapflow.schemas.AvroSerde;
+import dev.tapflow.schemas.DecodeError;
+import dev.tapflow.schemas.LatencyFact;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The one place the Kafka Streams topology is built; the processor role and the tests both
+ * call {@link #build}.
+ *
+ * <pre>
+ * tapflow.segments.v1 (ConnectionKey bytes, SegmentBatch)
+ *   -> connections (ConnectionProcessor, store "connections")
+ *        -> tapflow.facts.v1          (same key, LatencyFact)
+ *        -> tapflow.decode-errors.v1  (same key, DecodeError)
+ * </pre>
+ *
+ * Keys are passed through as bytes: the store and both outputs use the serialised
+ * ConnectionKey, so facts land in the same partition number as their segments.
+ */
+public final class TapflowTopology {
+
+  private TapflowTopology() {}
+
+  public static Topology build(ProcessorConfig config) {
+    ConnectionEngine engine = new ConnectionEngine(config);
+    return build(config, engine);
+  }
+
+  /** As {@link #build(ProcessorConfig)}, with an engine the caller keeps for its counters. */
+  public static Topology build(ProcessorConfig config, ConnectionEngine engine) {
+    AvroSerde<LatencyFact> factSerde = AvroSerde.latencyFact();
+    AvroSerde<DecodeError> errorSerde = AvroSerde.decodeError();
+    Topology t = new Topology();
+    t.addSource("segments", new ByteArrayDeserializer(), AvroSerde.segmentBatch().deserializer(),
+        config.segmentsTopic());
+    t.addProcessor("connections", () -> new ConnectionProcessor(engine), "segments");
+    t.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(ProcessorConfig.CONNECTIONS_STORE),
+        Serdes.Bytes(), Serdes.ByteArray()), "connections");
+    t.addSink(ConnectionProcessor.FACTS_SINK, config.factsTopic(), new ByteArraySerializer(),
+        cast(factSerde.serializer()), "connections");
+    t.addSink(ConnectionProcessor.ERRORS_SINK, config.decodeErrorsTopic(), new ByteArraySerializer(),
+        cast(errorSerde.serializer()), "connections");
+    return t;
+  }
+
+  /**
+   * Streams settings tapflow relies on: exactly_once_v2, undecodable records logged and
+   * skipped (counted in Kafka Streams' dropped-records metric) instead of stopping the task.
+   * The caller adds bootstrap servers, application id, state dir and anything else.
+   */
+  public static Properties baseProperties() {
+    Properties p = new Properties();
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+    p.put(StreamsConfig.producerPrefix("compression.type"), "lz4");
+    return p;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Serializer<Object> cast(Serializer<?> s) {
+    return (Serializer<Object>) s;
+  }
+}
