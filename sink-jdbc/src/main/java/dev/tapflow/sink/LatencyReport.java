@@ -1,0 +1,264 @@
+package dev.tapflow.sink;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The table {@code tapflow local} prints: per server endpoint, protocol and command, the
+ * count, p50/p99/max latency and the errors and timeouts; then the slowest requests.
+ *
+ * <p>Percentiles are {@code percentile_cont} (linear interpolation between the two nearest
+ * ranks, as numpy's default) over {@code latency_ns} in PostgreSQL. Facts without a
+ * latency (TIMEOUT, NO_REPLY) count in {@code count} but not in the percentiles; a group
+ * with no latency at all shows none.
+ */
+public final class LatencyReport {
+  public static final int DEFAULT_SLOWEST = 10;
+
+  private static final String BY_COMMAND = """
+      SELECT server_ip, server_port, protocol, command,
+             count(*)                                                    AS requests,
+             percentile_cont(0.5)  WITHIN GROUP (ORDER BY latency_ns)    AS p50_ns,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ns)    AS p99_ns,
+             max(latency_ns)                                             AS max_ns,
+             count(*) FILTER (WHERE status = 'ERROR')                    AS errors,
+             count(*) FILTER (WHERE status = 'TIMEOUT')                  AS timeouts
+        FROM latency_facts
+       WHERE %s
+       GROUP BY server_ip, server_port, protocol, command
+       ORDER BY server_ip, server_port, protocol, requests DESC, command
+      """;
+
+  private static final String SLOWEST = """
+      SELECT request_first_ns, client_ip, client_port, server_ip, server_port, protocol,
+             command, resource, latency_ns, status
+        FROM latency_facts
+       WHERE latency_ns IS NOT NULL AND %s
+       ORDER BY latency_ns DESC, id
+       LIMIT ?
+      """;
+
+  private static final DateTimeFormatter TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS", Locale.ROOT).withZone(ZoneOffset.UTC);
+  /** Longest resource shown in the rendered table; longer ones end in "...". */
+  private static final int RESOURCE_WIDTH = 40;
+
+  private LatencyReport() {}
+
+  /** One (server endpoint, protocol, command) group. Latencies in ms; null when no request of the group had one. */
+  public record CommandLatency(String serverIp, int serverPort, String protocol, String command, long count,
+                               Double p50Ms, Double p99Ms, Double maxMs, long errors, long timeouts) {
+    public String server() {
+      return endpoint(serverIp, serverPort);
+    }
+  }
+
+  /** One request among the slowest. {@code time} is the request's first packet. */
+  public record SlowRequest(Instant time, String clientIp, int clientPort, String serverIp, int serverPort,
+                            String protocol, String command, String resource, double latencyMs, String status) {
+    public String client() {
+      return endpoint(clientIp, clientPort);
+    }
+
+    public String server() {
+      return endpoint(serverIp, serverPort);
+    }
+  }
+
+  /** Both parts of the report. */
+  public record Report(List<CommandLatency> commands, List<SlowRequest> slowest) {
+    public Report {
+      commands = List.copyOf(commands);
+      slowest = List.copyOf(slowest);
+    }
+
+    /** The fixed-width text table, ending in a newline. */
+    public String render() {
+      return LatencyReport.render(this);
+    }
+  }
+
+  /** The report over every row of {@code latency_facts}, with the {@value #DEFAULT_SLOWEST} slowest requests. */
+  public static Report query(Connection connection) throws SQLException {
+    return query(connection, DEFAULT_SLOWEST);
+  }
+
+  public static Report query(Connection connection, int slowest) throws SQLException {
+    return query(connection, null, slowest);
+  }
+
+  /**
+   * The report over the facts of some agents only (e.g. the files {@code tapflow local} just
+   * imported), or over every row when {@code agents} is null.
+   */
+  public static Report query(Connection connection, List<String> agents, int slowest) throws SQLException {
+    return new Report(byCommand(connection, agents), slowest(connection, agents, slowest));
+  }
+
+  public static List<CommandLatency> byCommand(Connection connection) throws SQLException {
+    return byCommand(connection, null);
+  }
+
+  /** The condition selecting agents: a fixed text, the agent names are bound as a parameter. */
+  private static String agentFilter(List<String> agents) {
+    return agents == null ? "TRUE" : "agent = ANY (?)";
+  }
+
+  public static List<CommandLatency> byCommand(Connection connection, List<String> agents) throws SQLException {
+    List<CommandLatency> out = new ArrayList<>();
+    try (PreparedStatement ps = connection.prepareStatement(BY_COMMAND.formatted(agentFilter(agents)))) {
+      if (agents != null) {
+        ps.setArray(1, connection.createArrayOf("text", agents.toArray()));
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new CommandLatency(rs.getString("server_ip"), rs.getInt("server_port"), rs.getString("protocol"),
+            rs.getString("command"), rs.getLong("requests"), nsToMs(rs, "p50_ns"), nsToMs(rs, "p99_ns"),
+            nsToMs(rs, "max_ns"), rs.getLong("errors"), rs.getLong("timeouts")));
+      }
+      }
+    }
+    return out;
+  }
+
+  public static List<SlowRequest> slowest(Connection connection, int limit) throws SQLException {
+    return slowest(connection, null, limit);
+  }
+
+  public static List<SlowRequest> slowest(Connection connection, List<String> agents, int limit) throws SQLException {
+    List<SlowRequest> out = new ArrayList<>();
+    try (PreparedStatement ps = connection.prepareStatement(SLOWEST.formatted(agentFilter(agents)))) {
+      int i = 1;
+      if (agents != null) {
+        ps.setArray(i++, connection.createArrayOf("text", agents.toArray()));
+      }
+      ps.setInt(i, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          long firstNs = rs.getLong("request_first_ns");
+          out.add(new SlowRequest(Instant.ofEpochSecond(0, firstNs), rs.getString("client_ip"),
+              rs.getInt("client_port"), rs.getString("server_ip"), rs.getInt("server_port"),
+              rs.getString("protocol"), rs.getString("command"), rs.getString("resource"),
+              rs.getLong("latency_ns") / 1e6, rs.getString("status")));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Renders both tables; see {@link Report#render()}. */
+  public static String render(Report report) {
+    StringBuilder out = new StringBuilder();
+    TextTable commands = new TextTable("SERVER", "PROTOCOL", "COMMAND", ">COUNT", ">P50 ms", ">P99 ms", ">MAX ms",
+        ">ERRORS", ">TIMEOUTS");
+    for (CommandLatency c : report.commands()) {
+      commands.row(c.server(), c.protocol(), printable(c.command(), 24), Long.toString(c.count()), ms(c.p50Ms()),
+          ms(c.p99Ms()), ms(c.maxMs()), Long.toString(c.errors()), Long.toString(c.timeouts()));
+    }
+    out.append("Latency by server and command\n");
+    if (report.commands().isEmpty()) {
+      out.append("  (no facts)\n");
+    } else {
+      commands.appendTo(out);
+    }
+
+    out.append('\n').append(report.slowest().size()).append(" slowest requests\n");
+    TextTable slow = new TextTable("TIME (UTC)", "CLIENT => SERVER", "COMMAND", "RESOURCE", ">LATENCY ms", "STATUS");
+    for (SlowRequest s : report.slowest()) {
+      slow.row(TIME.format(s.time()), s.client() + " => " + s.server(), printable(s.command(), 24),
+          s.resource() == null ? "" : printable(s.resource(), RESOURCE_WIDTH), ms(s.latencyMs()), s.status());
+    }
+    if (report.slowest().isEmpty()) {
+      out.append("  (no request with a response)\n");
+    } else {
+      slow.appendTo(out);
+    }
+    return out.toString();
+  }
+
+  static String endpoint(String ip, int port) {
+    return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port;
+  }
+
+  private static Double nsToMs(ResultSet rs, String column) throws SQLException {
+    double v = rs.getDouble(column);
+    return rs.wasNull() ? null : v / 1e6;
+  }
+
+  private static String ms(Double v) {
+    return v == null ? "-" : String.format(Locale.ROOT, "%.3f", v);
+  }
+
+  /** Control characters shown as '.', long text cut to {@code width} with "...". */
+  private static String printable(String s, int width) {
+    StringBuilder b = new StringBuilder(Math.min(s.length(), width));
+    for (int i = 0; i < s.length() && b.length() < width; i++) {
+      char ch = s.charAt(i);
+      b.append(Character.isISOControl(ch) ? '.' : ch);
+    }
+    if (s.length() > width) {
+      b.setLength(width - 3);
+      b.append("...");
+    }
+    return b.toString();
+  }
+
+  /** Columns padded to their widest cell; a header starting with '>' is right-aligned. */
+  private static final class TextTable {
+    private final String[] headers;
+    private final boolean[] right;
+    private final List<String[]> rows = new ArrayList<>();
+
+    TextTable(String... headers) {
+      this.headers = new String[headers.length];
+      this.right = new boolean[headers.length];
+      for (int i = 0; i < headers.length; i++) {
+        right[i] = headers[i].startsWith(">");
+        this.headers[i] = right[i] ? headers[i].substring(1) : headers[i];
+      }
+    }
+
+    void row(String... cells) {
+      rows.add(cells);
+    }
+
+    void appendTo(StringBuilder out) {
+      int[] width = new int[headers.length];
+      for (int i = 0; i < headers.length; i++) {
+        width[i] = headers[i].length();
+        for (String[] r : rows) {
+          width[i] = Math.max(width[i], r[i].length());
+        }
+      }
+      line(out, headers, width);
+      String[] rule = new String[headers.length];
+      for (int i = 0; i < headers.length; i++) {
+        rule[i] = "-".repeat(width[i]);
+      }
+      line(out, rule, width);
+      for (String[] r : rows) {
+        line(out, r, width);
+      }
+    }
+
+    private void line(StringBuilder out, String[] cells, int[] width) {
+      StringBuilder l = new StringBuilder("  ");
+      for (int i = 0; i < cells.length; i++) {
+        if (i > 0) {
+          l.append("  ");
+        }
+        String pad = " ".repeat(width[i] - cells[i].length());
+        l.append(right[i] ? pad + cells[i] : cells[i] + pad);
+      }
+      out.append(l.toString().stripTrailing()).append('\n');
+    }
+  }
+}

@@ -1,0 +1,213 @@
+package dev.tapflow.sink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tapflow.embedded.EmbeddedKafka;
+import dev.tapflow.embedded.EmbeddedPostgres;
+import dev.tapflow.schemas.LatencyFact;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Paths;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The sink between a real broker and a real PostgreSQL: every fact once, replays add nothing. */
+class FactSinkTest {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private static EmbeddedKafka kafka;
+
+  @BeforeAll
+  static void start() {
+    kafka = SharedInfra.kafka();
+  }
+
+  @Test
+  void storesEveryCommittedFactOnceAndReplaysAddNothing() throws Exception {
+    String topic = "tapflow.facts.sinktest." + UUID.randomUUID();
+    kafka.createTopics(Map.of(topic, 3));
+    String url = SharedInfra.jdbcUrl("sink_e2e");
+
+    List<LatencyFact> facts = IntStream.range(0, 1000)
+        .mapToObj(i -> Facts.fact("e2e", i, 100_000L + i)).toList();
+    List<LatencyFact> aborted = IntStream.range(0, 50)
+        .mapToObj(i -> Facts.fact("aborted", i, 1)).toList();
+    LatencyFact withNul = LatencyFact.newBuilder(Facts.fact("nul", 0, 5)).setResource("a\0b").build();
+
+    try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(kafka.bootstrapServers())) {
+      Facts.produce(producer, topic, facts.subList(0, 600));
+      producer.beginTransaction();                       // an aborted transaction: never stored
+      for (LatencyFact f : aborted) {
+        producer.send(new ProducerRecord<>(topic, Facts.key(f), Facts.value(f)));
+      }
+      producer.flush();
+      producer.abortTransaction();
+      producer.beginTransaction();                       // two records the sink must reject, not drop
+      producer.send(new ProducerRecord<>(topic, 0, "k".getBytes(StandardCharsets.UTF_8),
+          "not avro".getBytes(StandardCharsets.UTF_8)));
+      producer.send(new ProducerRecord<>(topic, 1, Facts.key(withNul), Facts.value(withNul)));
+      producer.commitTransaction();
+      Facts.produce(producer, topic, facts.subList(600, 1000));
+    }
+
+    String g1 = "g1-" + UUID.randomUUID();
+    try (FactSink sink = sink(topic, url, g1).start()) {
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(1000, sink.rowsWritten());
+      assertEquals(1000, sink.factsStored());
+      assertEquals(2, sink.rejectedRecords());
+      assertTrue(sink.batchesWritten() >= 1);
+    }
+    assertEquals(1000, count(url, "SELECT count(*) FROM latency_facts"));
+    assertEquals(0, count(url, "SELECT count(*) FROM latency_facts WHERE id LIKE 'aborted-%'"));
+    assertEquals(1000, count(url, "SELECT count(DISTINCT id) FROM latency_facts"));
+    assertEquals(2, count(url, "SELECT count(*) FROM sink_rejected_records WHERE topic = '" + topic + "'"));
+    assertEquals(1, count(url, "SELECT count(*) FROM sink_rejected_records WHERE reason LIKE 'undecodable%'"));
+    assertEquals(1, count(url, "SELECT count(*) FROM sink_rejected_records WHERE reason LIKE 'database refused%'"
+        + " AND kafka_partition = 1 AND record_value IS NOT NULL"));
+    // Every column round-trips.
+    try (Connection c = DriverManager.getConnection(url, SharedInfra.jdbcProperties());
+         Statement s = c.createStatement();
+         ResultSet rs = s.executeQuery("SELECT * FROM latency_facts WHERE id = 'e2e-7'")) {
+      assertTrue(rs.next());
+      LatencyFact f = facts.get(7);
+      assertEquals(f.getClientPort(), rs.getInt("client_port"));
+      assertEquals("SET", rs.getString("command"));
+      assertEquals(f.getLatencyNs(), rs.getLong("latency_ns"));
+      assertEquals(f.getResponseLastNs(), rs.getLong("response_last_ns"));
+      assertEquals("key:7", rs.getString("args"));
+      assertEquals(f.getRequestFirstNs() / 1000, rs.getTimestamp("ts").toInstant().getEpochSecond() * 1_000_000
+          + rs.getTimestamp("ts").toInstant().getNano() / 1000, 1.0);
+    }
+
+    // The same group again: offsets were committed, nothing is read twice.
+    try (FactSink sink = sink(topic, url, g1).start()) {
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(0, sink.factsStored());
+    }
+    // A new group replays the whole topic, and the same facts are produced again: no new row.
+    try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(kafka.bootstrapServers())) {
+      Facts.produce(producer, topic, facts);
+    }
+    try (FactSink sink = sink(topic, url, "g2-" + UUID.randomUUID()).start()) {
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(2000, sink.factsStored());
+      assertEquals(0, sink.rowsWritten());
+    }
+    assertEquals(1000, count(url, "SELECT count(*) FROM latency_facts"));
+    assertEquals(2, count(url, "SELECT count(*) FROM sink_rejected_records"));
+  }
+
+  @Test
+  void waitsForADeadDatabaseAndLosesNothing() throws Exception {
+    String topic = "tapflow.facts.outage." + UUID.randomUUID();
+    kafka.createTopics(Map.of(topic, 2));
+    // Its own server: this test stops it.
+    EmbeddedPostgres pg = EmbeddedPostgres.start(Paths.get("target", "it", "pg-outage-" + UUID.randomUUID()));
+    int port = pg.port();
+    List<LatencyFact> facts = IntStream.range(0, 300).mapToObj(i -> Facts.fact("outage", i, 1000 + i)).toList();
+    try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(kafka.bootstrapServers());
+         FactSink sink = FactSink.builder(consumer("outage-" + UUID.randomUUID()), pg.jdbcUrl(), pg.connectionProperties())
+             .topic(topic).backoff(Duration.ofMillis(50), Duration.ofMillis(400)).build().start()) {
+      Facts.produce(producer, topic, facts.subList(0, 100));
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(100, sink.rowsWritten());
+
+      pg.close();
+      Facts.produce(producer, topic, facts.subList(100, 300));
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (!sink.status().startsWith("waiting for PostgreSQL") && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertTrue(sink.status().startsWith("waiting for PostgreSQL"), sink.status());
+      assertTrue(!sink.status().contains(pg.password()), "no password in the status");
+      Thread.sleep(1500); // several retries and a few polls with paused partitions
+
+      pg = EmbeddedPostgres.builder(pg.directory()).port(port).start();
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(300, sink.factsStored());
+      assertEquals(300, count(pg, "SELECT count(*) FROM latency_facts"));
+    } finally {
+      pg.close();
+    }
+  }
+
+  @Test
+  void resumesAfterTheBrokerRestarts() throws Exception {
+    // Its own broker: this test stops it.
+    java.nio.file.Path dir = Paths.get("target", "it", "kafka-outage-" + UUID.randomUUID());
+    EmbeddedKafka own = EmbeddedKafka.start(dir);
+    int port = own.port();
+    String topic = "tapflow.facts.v1";
+    own.createTopics(Map.of(topic, 2));
+    String url = SharedInfra.jdbcUrl("broker_outage");
+    List<LatencyFact> facts = IntStream.range(0, 200).mapToObj(i -> Facts.fact("bo", i, 1000 + i)).toList();
+    Properties consumer = new Properties();
+    consumer.setProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, own.bootstrapServers());
+    try (FactSink sink = FactSink.builder(consumer, url, SharedInfra.jdbcProperties())
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(500)).build().start()) {
+      try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(own.bootstrapServers())) {
+        Facts.produce(producer, topic, facts.subList(0, 100));
+      }
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      own.close();
+      assertTrue(!sink.awaitCaughtUp(Duration.ofSeconds(1)), "cannot be caught up without a broker");
+      own = EmbeddedKafka.builder(dir).port(port).start();
+      try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(own.bootstrapServers())) {
+        Facts.produce(producer, topic, facts.subList(100, 200));
+      }
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(200, sink.rowsWritten());
+    } finally {
+      own.close();
+    }
+    assertEquals(200, count(url, "SELECT count(*) FROM latency_facts"));
+  }
+
+  private static FactSink sink(String topic, String url, String group) {
+    return FactSink.builder(consumer(group), url, SharedInfra.jdbcProperties())
+        .topic(topic)
+        .maxBatchRecords(400)
+        .build();
+  }
+
+  private static Properties consumer(String group) {
+    Properties p = new Properties();
+    p.setProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.setProperty(ConsumerConfig.GROUP_ID_CONFIG, group);
+    return p;
+  }
+
+  private static long count(String url, String sql) throws SQLException {
+    try (Connection c = DriverManager.getConnection(url, SharedInfra.jdbcProperties())) {
+      return count(c, sql);
+    }
+  }
+
+  private static long count(EmbeddedPostgres pg, String sql) throws SQLException {
+    try (Connection c = pg.connect()) {
+      return count(c, sql);
+    }
+  }
+
+  private static long count(Connection c, String sql) throws SQLException {
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+}
