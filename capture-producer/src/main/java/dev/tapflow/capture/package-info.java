@@ -1,0 +1,15 @@
+/**
+ * The capture agent's core: packets in, {@code SegmentBatch} records out.
+ *
+ * <pre>
+ * PcapFileReader (libpcap via pcap4j, pcap_loop callback)
+ *   -> PacketDecoder (link / IP / TCP-UDP headers parsed in place into a DecodedPacket flyweight)
+ *   -> SegmentBatcher (canonical connection keys, one open batch per connection, size/time/FIN/RST bounds)
+ *   -> BatchListener (KafkaSegmentPublisher, or an in-memory consumer such as {@code tapflow analyze})
+ * </pre>
+ *
+ * {@link dev.tapflow.capture.CaptureFileImporter} wires these for one file and returns its
+ * {@link dev.tapflow.capture.CaptureStats}: every packet is a published segment or counted under
+ * a {@link dev.tapflow.capture.SkipReason}. Only {@code KafkaSegmentPublisher} knows Kafka.
+ */
+package dev.tapflow.capture;
