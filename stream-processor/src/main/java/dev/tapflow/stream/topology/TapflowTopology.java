@@ -64,6 +64,7 @@ public final class TapflowTopology {
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
     p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
     p.put(StreamsConfig.producerPrefix("compression.type"), "lz4");
+    p.put("processing.exception.handler.global.enabled", "true");
     return p;
   }
 

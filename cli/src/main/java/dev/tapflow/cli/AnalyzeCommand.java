@@ -1,0 +1,76 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.capture.CaptureFileException;
+import dev.tapflow.capture.CaptureStats;
+import dev.tapflow.schemas.LatencyFact;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code tapflow analyze FILE...}: facts from capture files, without Kafka or PostgreSQL. */
+@Command(name = "analyze", mixinStandardHelpOptions = true,
+    description = "Print one latency fact per request found in pcap/pcapng files, using the "
+        + "same engine as the Kafka pipeline but no Kafka and no database.")
+final class AnalyzeCommand implements Callable<Integer> {
+
+  enum Format { jsonl, text }
+
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "pcap or pcapng files")
+  List<Path> files;
+
+  @Option(names = "--format", defaultValue = "text",
+      description = "jsonl (one LatencyFact per line, Avro field names) or text (tcpkit style). Default: ${DEFAULT-VALUE}.")
+  Format format;
+
+  @Option(names = "--agent-id", description = "Label the facts with this agent id (default: each file's name without extension).")
+  String agentId;
+
+  @Option(names = "--slower-than", paramLabel = "DURATION",
+      description = "Only print requests at least this slow (or with no response), e.g. 10ms.")
+  String slowerThan;
+
+  @Mixin
+  PipelineOptions pipeline;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws CaptureFileException {
+    for (Path f : files) {
+      if (!Files.isReadable(f)) {
+        throw new UserError(f + ": no such file or not readable");
+      }
+    }
+    long minNs = slowerThan == null ? -1 : PipelineOptions.Durations.parse(slowerThan, "--slower-than").toNanos();
+    Analyzer.Result result = new Analyzer(pipeline.processorConfig()).analyze(files, agentId);
+    PrintWriter out = spec.commandLine().getOut();
+    for (LatencyFact f : result.facts()) {
+      if (minNs >= 0 && f.getLatencyNs() != null && f.getLatencyNs() < minNs) {
+        continue;
+      }
+      out.println(format == Format.jsonl ? f.toString() : FactText.line(f));
+    }
+    out.flush();
+    PrintWriter err = spec.commandLine().getErr();
+    long packets = 0;
+    for (Map.Entry<Path, CaptureStats> e : result.captures().entrySet()) {
+      packets += e.getValue().packets();
+      if (e.getValue().skippedTotal() > 0) {
+        err.println("tapflow: " + e.getKey() + ": skipped " + e.getValue().skippedByReason());
+      }
+    }
+    err.printf("tapflow: %d facts from %d packets in %d file(s)%s%n", result.facts().size(), packets, files.size(),
+        result.anomalies().isEmpty() ? "" : "; anomalies " + result.anomalies());
+    err.flush();
+    return 0;
+  }
+}

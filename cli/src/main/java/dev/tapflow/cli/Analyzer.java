@@ -1,0 +1,89 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.capture.BatchListener;
+import dev.tapflow.capture.CaptureFileException;
+import dev.tapflow.capture.CaptureStats;
+import dev.tapflow.schemas.AvroSerde;
+import dev.tapflow.schemas.ConnectionKey;
+import dev.tapflow.schemas.LatencyFact;
+import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.stream.topology.ConnectionEngine;
+import dev.tapflow.stream.topology.FactCollector;
+import dev.tapflow.stream.topology.InMemoryStore;
+import dev.tapflow.stream.topology.ProcessorConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code tapflow analyze}: the processor's engine run in memory over capture files, with no
+ * Kafka and no database. It runs the same {@link ConnectionEngine} the Kafka Streams
+ * processor runs, over the same batches the importer would publish, with stream-time sweeps
+ * at the same interval, so both produce the same facts.
+ */
+final class Analyzer {
+
+  /** What an analysis produced. */
+  record Result(List<LatencyFact> facts, FactCollector collector, Map<Path, CaptureStats> captures,
+      Map<String, Long> anomalies) {}
+
+  private final ProcessorConfig config;
+
+  Analyzer(ProcessorConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * @param agentId the agent to label every file with, or null for each file's name without extension
+   */
+  Result analyze(List<Path> files, String agentId) throws CaptureFileException {
+    ConnectionEngine engine = new ConnectionEngine(config);
+    InMemoryStore store = new InMemoryStore();
+    FactCollector out = new FactCollector();
+    AvroSerde<ConnectionKey> keySerde = AvroSerde.connectionKey();
+    long sweepNs = config.punctuateInterval().toNanos();
+    Map<Path, CaptureStats> captures = new LinkedHashMap<>();
+    BatchListener listener = new BatchListener() {
+      ConnectionKey lastKey;
+      byte[] lastKeyBytes;
+      long streamTimeNs = Long.MIN_VALUE;
+      long nextSweepNs = Long.MIN_VALUE;
+
+      @Override
+      public void onBatch(ConnectionKey key, SegmentBatch batch) {
+        if (key != lastKey) { // the importer shares one key instance per connection
+          lastKey = key;
+          lastKeyBytes = keySerde.encode(key);
+        }
+        // stream time as Kafka Streams keeps it: the largest record timestamp seen (ms)
+        long recordNs = BatchListener.timestampMs(batch) * 1_000_000L;
+        engine.onBatch(lastKeyBytes, key, batch, store, out);
+        if (recordNs > streamTimeNs) {
+          streamTimeNs = recordNs;
+          if (nextSweepNs == Long.MIN_VALUE) {
+            nextSweepNs = streamTimeNs + sweepNs;
+          } else if (streamTimeNs >= nextSweepNs) {
+            engine.onStreamTime(streamTimeNs, store, out);
+            nextSweepNs = streamTimeNs + sweepNs;
+          }
+        }
+      }
+
+      @Override
+      public void onEndOfCapture(String agentName, long lastTsNs) {
+        engine.endOfCapture(agentName, lastTsNs, store, out);
+      }
+    };
+    List<CaptureStats> stats = ImportCommand.importAll(files, agentId, listener);
+    int i = 0;
+    for (Path file : files) {
+      captures.put(file, stats.get(i++));
+    }
+    List<LatencyFact> facts = new ArrayList<>(out.facts());
+    facts.sort(Comparator.comparingLong(LatencyFact::getRequestFirstNs).thenComparing(LatencyFact::getId));
+    return new Result(facts, out, captures, engine.anomalyCounts());
+  }
+}

@@ -1,0 +1,161 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.capture.CaptureStats;
+import dev.tapflow.capture.KafkaSegmentPublisher;
+import dev.tapflow.embedded.EmbeddedKafka;
+import dev.tapflow.embedded.EmbeddedPostgres;
+import dev.tapflow.sink.FactSink;
+import dev.tapflow.sink.LatencyReport;
+import dev.tapflow.stream.ProcessorApp;
+import dev.tapflow.stream.topology.ProcessorConfig;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tapflow local FILE...}: the whole pipeline in one process. An Apache Kafka broker
+ * and a PostgreSQL server start embedded (persistent, under --home) unless
+ * --bootstrap-servers / --jdbc-url point elsewhere; the files are imported, processed by
+ * Kafka Streams and written by the sink; when every fact is in PostgreSQL the slow-command
+ * table is printed.
+ */
+@Command(name = "local", mixinStandardHelpOptions = true,
+    description = "Run everything in one process on an embedded Kafka broker and an embedded PostgreSQL: "
+        + "import the files, process them, store the facts, print the slow-command table.")
+final class LocalCommand implements Callable<Integer> {
+
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "pcap or pcapng files")
+  List<Path> files;
+
+  @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
+      description = "Where the embedded broker, database and processor state live. Default: ${DEFAULT-VALUE}.")
+  Path home;
+
+  @Option(names = "--agent-id", description = "Label all files with this agent id (default: each file's name without extension).")
+  String agentId;
+
+  @Option(names = "--partitions", defaultValue = "4", description = "Partitions of the tapflow topics when created. Default: ${DEFAULT-VALUE}.")
+  int partitions;
+
+  @Option(names = "--timeout", defaultValue = "10m", description = "Give up waiting for the facts after this long. Default: ${DEFAULT-VALUE}.")
+  String timeout;
+
+  @Option(names = "--slowest", defaultValue = "10", description = "How many of the slowest requests to list. Default: ${DEFAULT-VALUE}.")
+  int slowest;
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Mixin
+  JdbcOptions jdbc;
+
+  @Mixin
+  PipelineOptions pipeline;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    for (Path f : files) {
+      if (!Files.isReadable(f)) {
+        throw new UserError(f + ": no such file or not readable");
+      }
+    }
+    Duration wait = PipelineOptions.Durations.parse(timeout, "--timeout");
+    ProcessorConfig config = pipeline.processorConfig();
+    PrintWriter err = spec.commandLine().getErr();
+    Files.createDirectories(home);
+    long t0 = System.nanoTime();
+    List<AutoCloseable> open = new ArrayList<>();
+    try {
+      String bootstrap = kafka.bootstrapServers;
+      if (bootstrap == null) {
+        EmbeddedKafka broker = EmbeddedKafka.start(home.resolve("kafka"));
+        open.add(broker);
+        bootstrap = broker.bootstrapServers();
+        err.printf("tapflow: Kafka broker (embedded) at %s, started in %d ms%n", bootstrap, broker.startTime().toMillis());
+      }
+      String jdbcUrl = jdbc.jdbcUrl;
+      Properties jdbcProps = jdbc.properties();
+      if (jdbcUrl == null) {
+        EmbeddedPostgres pg = EmbeddedPostgres.start(home.resolve("postgres"));
+        open.add(pg);
+        jdbcUrl = pg.jdbcUrl();
+        jdbcProps = pg.connectionProperties();
+        err.printf("tapflow: PostgreSQL (embedded) at %s, started in %d ms%n", jdbcUrl, pg.startTime().toMillis());
+      }
+      Map<String, Object> clientProps = kafka.clientProperties();
+      Topics.ensure(bootstrap, clientProps, config, partitions);
+
+      ProcessorApp processor = new ProcessorApp(config, bootstrap, ProcessorApp.DEFAULT_APPLICATION_ID,
+          home.resolve("streams"), clientProps);
+      open.add(0, processor);
+      processor.start();
+
+      Properties consumer = new Properties();
+      consumer.putAll(clientProps);
+      consumer.put("bootstrap.servers", bootstrap);
+      FactSink sink = FactSink.builder(consumer, jdbcUrl, jdbcProps).topic(config.factsTopic()).build();
+      open.add(0, sink);
+      sink.start();
+
+      long tImport = System.nanoTime();
+      long packets = 0;
+      List<String> agents = new ArrayList<>();
+      try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(bootstrap, config.segmentsTopic(), clientProps)) {
+        List<CaptureStats> stats = ImportCommand.importAll(files, agentId, publisher);
+        publisher.flush();
+        for (int i = 0; i < files.size(); i++) {
+          packets += stats.get(i).packets();
+          agents.add(agentId != null ? agentId : dev.tapflow.capture.CaptureFileImporter.defaultAgentId(files.get(i)));
+        }
+      }
+      err.printf("tapflow: imported %d packets from %d file(s) in %d ms%n", packets, files.size(),
+          (System.nanoTime() - tImport) / 1_000_000);
+
+      if (!processor.awaitCaughtUp(wait)) {
+        throw new UserError("the stream processor did not finish within " + timeout + " (see --timeout)");
+      }
+      if (!sink.awaitCaughtUp(wait)) {
+        throw new UserError("the sink did not store every fact within " + timeout + ": " + sink.status());
+      }
+      err.printf("tapflow: %d facts processed, all in PostgreSQL, %d ms after start%n",
+          processor.engine().factsEmitted(), (System.nanoTime() - t0) / 1_000_000);
+      Map<String, Long> anomalies = new LinkedHashMap<>(processor.engine().anomalyCounts());
+      if (!anomalies.isEmpty()) {
+        err.println("tapflow: anomalies " + anomalies);
+      }
+      err.flush();
+      try (Connection c = DriverManager.getConnection(jdbcUrl, jdbcProps)) {
+        LatencyReport.Report report = LatencyReport.query(c, agents, slowest);
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(report.render());
+        out.flush();
+      }
+      return 0;
+    } finally {
+      for (AutoCloseable c : open) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          err.println("tapflow: while stopping: " + UserError.message(e));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.stream.ProcessorApp;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code tapflow process}: the stream-processor role (Kafka Streams), until stopped. */
+@Command(name = "process", mixinStandardHelpOptions = true,
+    description = "Run the stream processor: reassemble, decode and pair requests from tapflow.segments.v1 "
+        + "into latency facts on tapflow.facts.v1. Scale out by starting more with the same --app-id.")
+final class ProcessCommand implements Callable<Integer> {
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Mixin
+  PipelineOptions pipeline;
+
+  @Option(names = "--app-id", defaultValue = ProcessorApp.DEFAULT_APPLICATION_ID,
+      description = "Kafka Streams application id. Default: ${DEFAULT-VALUE}.")
+  String appId;
+
+  @Option(names = "--state-dir", defaultValue = "${sys:user.home}/.tapflow/streams",
+      description = "Local state directory. Default: ${DEFAULT-VALUE}.")
+  Path stateDir;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    CountDownLatch stop = new CountDownLatch(1);
+    try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), kafka.requireBootstrap(), appId, stateDir,
+        kafka.clientProperties())) {
+      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+      app.streams().setStateListener((now, before) -> {
+        if (now == org.apache.kafka.streams.KafkaStreams.State.ERROR
+            || now == org.apache.kafka.streams.KafkaStreams.State.NOT_RUNNING) {
+          stop.countDown();
+        }
+      });
+      app.start();
+      stop.await();
+      if (app.failure() != null) {
+        throw new UserError("stream processing failed: " + UserError.message(app.failure()), app.failure());
+      }
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,42 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.sink.FactSink;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** {@code tapflow sink}: the JDBC sink role, until stopped. */
+@Command(name = "sink", mixinStandardHelpOptions = true,
+    description = "Write latency facts from tapflow.facts.v1 into PostgreSQL (table latency_facts), "
+        + "creating or migrating the schema first.")
+final class SinkCommand implements Callable<Integer> {
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Mixin
+  JdbcOptions jdbc;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    if (jdbc.jdbcUrl == null) {
+      throw new UserError("--jdbc-url is required (or use 'tapflow local' for an embedded PostgreSQL)");
+    }
+    Properties consumer = new Properties();
+    consumer.putAll(kafka.clientProperties());
+    consumer.put("bootstrap.servers", kafka.requireBootstrap());
+    CountDownLatch done = new CountDownLatch(1);
+    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).build();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      sink.close();
+      done.countDown();
+    }));
+    sink.run();
+    if (sink.failure() != null) {
+      throw new UserError("the sink stopped: " + UserError.message(sink.failure()), sink.failure());
+    }
+    return 0;
+  }
+}

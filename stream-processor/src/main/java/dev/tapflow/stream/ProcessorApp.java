@@ -1,0 +1,152 @@
+package dev.tapflow.stream;
+
+import dev.tapflow.stream.topology.ConnectionEngine;
+import dev.tapflow.stream.topology.ProcessorConfig;
+import dev.tapflow.stream.topology.TapflowTopology;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The stream-processor role: the tapflow topology running in Kafka Streams, with the
+ * lifecycle the CLI and tests need (start, wait until every segment published so far is
+ * processed, close leaving the group so a restart does not wait for a session timeout).
+ */
+public final class ProcessorApp implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ProcessorApp.class);
+  public static final String DEFAULT_APPLICATION_ID = "tapflow-processor";
+
+  private final ProcessorConfig config;
+  private final ConnectionEngine engine;
+  private final KafkaStreams streams;
+  private final String applicationId;
+  private final Properties adminProps = new Properties();
+  private volatile Throwable failure;
+
+  /**
+   * @param bootstrapServers Kafka
+   * @param applicationId    Kafka Streams application id (consumer group, changelog prefix)
+   * @param stateDir         local state directory
+   * @param extra            any Kafka Streams / client property, passed through unchanged
+   */
+  public ProcessorApp(ProcessorConfig config, String bootstrapServers, String applicationId, Path stateDir,
+      Map<String, ?> extra) {
+    this.config = config;
+    this.applicationId = applicationId;
+    this.engine = new ConnectionEngine(config);
+    Properties p = TapflowTopology.baseProperties();
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+    p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+    p.putAll(extra);
+    adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    extra.forEach((k, v) -> {
+      if (AdminClientConfig.configNames().contains(k)) {
+        adminProps.put(k, v);
+      }
+    });
+    streams = new KafkaStreams(TapflowTopology.build(config, engine), p);
+    streams.setUncaughtExceptionHandler(e -> {
+      failure = e;
+      LOG.error("stream processing failed: {}", e.toString());
+      return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+    });
+  }
+
+  public ProcessorApp start() {
+    streams.start();
+    return this;
+  }
+
+  public KafkaStreams streams() {
+    return streams;
+  }
+
+  public ConnectionEngine engine() {
+    return engine;
+  }
+
+  public Throwable failure() {
+    return failure;
+  }
+
+  /**
+   * Waits until the processor has consumed (and committed) every segment record in the
+   * segments topic as of this call.
+   *
+   * @return false on timeout
+   * @throws IllegalStateException when the processor failed
+   */
+  public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (Admin admin = Admin.create(adminProps)) {
+      Map<TopicPartition, Long> ends = endOffsets(admin);
+      while (System.nanoTime() < deadline) {
+        if (failure != null || streams.state() == KafkaStreams.State.ERROR
+            || streams.state() == KafkaStreams.State.NOT_RUNNING) {
+          throw new IllegalStateException("the stream processor stopped: "
+              + (failure == null ? streams.state() : failure.toString()));
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(applicationId)
+            .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+        boolean done = true;
+        for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
+          if (e.getValue() == 0) {
+            continue;
+          }
+          OffsetAndMetadata c = committed.get(e.getKey());
+          if (c == null || c.offset() < e.getValue()) {
+            done = false;
+            break;
+          }
+        }
+        if (done) {
+          return true;
+        }
+        Thread.sleep(100);
+      }
+      return false;
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("cannot read the processor's progress from Kafka: " + e.getMessage(), e);
+    }
+  }
+
+  private Map<TopicPartition, Long> endOffsets(Admin admin)
+      throws ExecutionException, InterruptedException, TimeoutException {
+    TopicDescription d = admin.describeTopics(List.of(config.segmentsTopic())).allTopicNames()
+        .get(10, TimeUnit.SECONDS).get(config.segmentsTopic());
+    Map<TopicPartition, OffsetSpec> specs = d.partitions().stream()
+        .collect(Collectors.toMap(pi -> new TopicPartition(config.segmentsTopic(), pi.partition()), pi -> OffsetSpec.latest()));
+    Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(specs).all().get(10, TimeUnit.SECONDS);
+    Map<TopicPartition, Long> out = new HashMap<>();
+    r.forEach((tp, info) -> out.put(tp, info.offset()));
+    return out;
+  }
+
+  /** Closes leaving the consumer group, so the next start does not wait for a session timeout. */
+  @Override
+  public void close() {
+    streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+        .withTimeout(Duration.ofSeconds(30)));
+  }
+}

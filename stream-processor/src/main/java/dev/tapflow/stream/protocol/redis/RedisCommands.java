@@ -1,0 +1,268 @@
+package dev.tapflow.stream.protocol.redis;
+
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * What tapflow knows about Redis commands: which names exist (for the content probe and for
+ * resynchronising on inline commands), where a command's key is (the fact's resource), and
+ * which arguments are credentials (replaced by {@link #REDACTED} before anything leaves).
+ *
+ * <p>Key positions follow the command reference (https://redis.io/docs/latest/commands/):
+ * the first argument by default; none for connection/server commands; after the sub-command
+ * for container commands (OBJECT ENCODING key); after {@code numkeys} for EVAL-like and
+ * *MPOP commands; after {@code STREAMS} for XREAD.
+ */
+final class RedisCommands {
+
+  static final String REDACTED = "<redacted>";
+
+  private RedisCommands() {}
+
+  /** A request as it goes on a fact. */
+  record Request(String command, String resource, String args) {}
+
+  /** Redis 7 top-level command names (upper case). */
+  static final Set<String> KNOWN = Set.of(
+      "ACL", "APPEND", "ASKING", "AUTH", "BGREWRITEAOF", "BGSAVE", "BITCOUNT", "BITFIELD",
+      "BITFIELD_RO", "BITOP", "BITPOS", "BLMOVE", "BLMPOP", "BLPOP", "BRPOP", "BRPOPLPUSH",
+      "BZMPOP", "BZPOPMAX", "BZPOPMIN", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "COPY",
+      "DBSIZE", "DEBUG", "DECR", "DECRBY", "DEL", "DISCARD", "DUMP", "ECHO", "EVAL", "EVALSHA",
+      "EVALSHA_RO", "EVAL_RO", "EXEC", "EXISTS", "EXPIRE", "EXPIREAT", "EXPIRETIME", "FAILOVER",
+      "FCALL", "FCALL_RO", "FLUSHALL", "FLUSHDB", "FUNCTION", "GEOADD", "GEODIST", "GEOHASH",
+      "GEOPOS", "GEORADIUS", "GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER_RO", "GEORADIUS_RO",
+      "GEOSEARCH", "GEOSEARCHSTORE", "GET", "GETBIT", "GETDEL", "GETEX", "GETRANGE", "GETSET",
+      "HDEL", "HELLO", "HEXISTS", "HGET", "HGETALL", "HINCRBY", "HINCRBYFLOAT", "HKEYS", "HLEN",
+      "HMGET", "HMSET", "HRANDFIELD", "HSCAN", "HSET", "HSETNX", "HSTRLEN", "HVALS", "INCR",
+      "INCRBY", "INCRBYFLOAT", "INFO", "KEYS", "LASTSAVE", "LATENCY", "LCS", "LINDEX", "LINSERT",
+      "LLEN", "LMOVE", "LMPOP", "LOLWUT", "LPOP", "LPOS", "LPUSH", "LPUSHX", "LRANGE", "LREM",
+      "LSET", "LTRIM", "MEMORY", "MGET", "MIGRATE", "MODULE", "MONITOR", "MOVE", "MSET",
+      "MSETNX", "MULTI", "OBJECT", "PERSIST", "PEXPIRE", "PEXPIREAT", "PEXPIRETIME", "PFADD",
+      "PFCOUNT", "PFDEBUG", "PFMERGE", "PFSELFTEST", "PING", "PSETEX", "PSUBSCRIBE", "PSYNC",
+      "PTTL", "PUBLISH", "PUBSUB", "PUNSUBSCRIBE", "QUIT", "RANDOMKEY", "READONLY", "READWRITE",
+      "RENAME", "RENAMENX", "REPLCONF", "REPLICAOF", "RESET", "RESTORE", "RESTORE-ASKING",
+      "ROLE", "RPOP", "RPOPLPUSH", "RPUSH", "RPUSHX", "SADD", "SAVE", "SCAN", "SCARD", "SCRIPT",
+      "SDIFF", "SDIFFSTORE", "SELECT", "SET", "SETBIT", "SETEX", "SETNX", "SETRANGE",
+      "SHUTDOWN", "SINTER", "SINTERCARD", "SINTERSTORE", "SISMEMBER", "SLAVEOF", "SLOWLOG",
+      "SMEMBERS", "SMISMEMBER", "SMOVE", "SORT", "SORT_RO", "SPOP", "SPUBLISH", "SRANDMEMBER",
+      "SREM", "SSCAN", "SSUBSCRIBE", "STRLEN", "SUBSCRIBE", "SUBSTR", "SUNION", "SUNIONSTORE",
+      "SUNSUBSCRIBE", "SWAPDB", "SYNC", "TIME", "TOUCH", "TTL", "TYPE", "UNLINK", "UNSUBSCRIBE",
+      "UNWATCH", "WAIT", "WAITAOF", "WATCH", "XACK", "XADD", "XAUTOCLAIM", "XCLAIM", "XDEL",
+      "XGROUP", "XINFO", "XLEN", "XPENDING", "XRANGE", "XREAD", "XREADGROUP", "XREVRANGE",
+      "XSETID", "XTRIM", "ZADD", "ZCARD", "ZCOUNT", "ZDIFF", "ZDIFFSTORE", "ZINCRBY", "ZINTER",
+      "ZINTERCARD", "ZINTERSTORE", "ZLEXCOUNT", "ZMPOP", "ZMSCORE", "ZPOPMAX", "ZPOPMIN",
+      "ZRANDMEMBER", "ZRANGE", "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANGESTORE", "ZRANK", "ZREM",
+      "ZREMRANGEBYLEX", "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREVRANGE", "ZREVRANGEBYLEX",
+      "ZREVRANGEBYSCORE", "ZREVRANK", "ZSCAN", "ZSCORE", "ZUNION", "ZUNIONSTORE");
+
+  /** Commands without a key: the resource stays empty. */
+  private static final Set<String> NO_KEY = Set.of(
+      "ACL", "ASKING", "AUTH", "BGREWRITEAOF", "BGSAVE", "CLIENT", "CLUSTER", "COMMAND",
+      "CONFIG", "DBSIZE", "DEBUG", "DISCARD", "ECHO", "EXEC", "FAILOVER", "FLUSHALL", "FLUSHDB",
+      "FUNCTION", "HELLO", "INFO", "KEYS", "LASTSAVE", "LATENCY", "LOLWUT", "MODULE", "MONITOR",
+      "MULTI", "PFSELFTEST", "PING", "PSYNC", "PUBSUB", "QUIT", "RANDOMKEY", "READONLY",
+      "READWRITE", "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SCAN", "SCRIPT", "SELECT",
+      "SHUTDOWN", "SLAVEOF", "SLOWLOG", "SWAPDB", "SYNC", "TIME", "UNWATCH", "WAIT", "WAITAOF");
+
+  /** Container commands whose key follows the sub-command: OBJECT ENCODING key. */
+  private static final Set<String> KEY_AFTER_SUBCOMMAND = Set.of("OBJECT", "MEMORY", "XINFO", "XGROUP");
+  /** script numkeys key ...: EVAL, FCALL. */
+  private static final Set<String> NUMKEYS_AT_2 = Set.of(
+      "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "BLMPOP", "BZMPOP");
+  /** numkeys key ...: ZUNION, LMPOP. */
+  private static final Set<String> NUMKEYS_AT_1 = Set.of(
+      "ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD", "SINTERCARD", "LMPOP", "ZMPOP");
+
+  /** The pub/sub commands whose confirmations are push-shaped, not replies. */
+  static final Set<String> SUBSCRIBE = Set.of("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE");
+  static final Set<String> UNSUBSCRIBE = Set.of("UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE");
+
+  /** Is the kept prefix of a command name a known command? */
+  static boolean isKnown(String upperName) {
+    return KNOWN.contains(upperName);
+  }
+
+  /**
+   * Does a line look like an inline command: a known command word (letters, '_' or '-',
+   * any case), then a space or the end, and no control bytes?
+   */
+  static boolean looksLikeInlineCommand(byte[] b, int off, int len) {
+    int i = off;
+    int end = off + len;
+    while (i < end && (Character.isLetter(b[i]) || b[i] == '_' || b[i] == '-') && i - off < 24) {
+      i++;
+    }
+    if (i == off || (i < end && b[i] != ' ')) {
+      return false;
+    }
+    String word = new String(b, off, i - off, java.nio.charset.StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT);
+    if (!KNOWN.contains(word)) {
+      return false;
+    }
+    for (int k = i; k < end; k++) {
+      int c = b[k] & 0xff;
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return false;
+      }
+    }
+    // "GET / HTTP/1.1" is HTTP, not Redis
+    return !contains(b, i, end, " HTTP/");
+  }
+
+  private static boolean contains(byte[] b, int from, int to, String ascii) {
+    outer:
+    for (int i = from; i + ascii.length() <= to; i++) {
+      for (int k = 0; k < ascii.length(); k++) {
+        if (b[i + k] != ascii.charAt(k)) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** The upper-cased command name of a request (item 0). */
+  static String commandName(RespMessage m) {
+    if (m.itemCount() == 0) {
+      return "";
+    }
+    return m.itemText(0).toUpperCase(Locale.ROOT);
+  }
+
+  /**
+   * Maps a decoded request to the fact's command, resource and args: the key (if the
+   * command has one) becomes the resource, the other arguments are joined by spaces and cut
+   * at {@code maxArgBytes} characters ("..." marks a cut), credentials are redacted.
+   */
+  static Request describe(RespMessage m, String command, int maxArgBytes) {
+    int n = m.itemCount();
+    boolean[] redact = redactions(m, command);
+    int key = keyIndex(m, command);
+    String resource = null;
+    if (key > 0 && key < n) {
+      resource = redact[key] ? REDACTED : cut(m.itemText(key), maxArgBytes, !m.itemComplete(key));
+    }
+    StringBuilder args = new StringBuilder();
+    boolean cut = m.elements() > n;
+    for (int i = 1; i < n && !cut; i++) {
+      if (i == key) {
+        continue;
+      }
+      if (args.length() > 0) {
+        args.append(' ');
+      }
+      if (redact[i]) {
+        args.append(REDACTED);
+        continue;
+      }
+      args.append(m.itemText(i));
+      if (!m.itemComplete(i)) {
+        cut = true;
+      }
+    }
+    String a = args.length() == 0 && !cut ? null : cut(args.toString(), maxArgBytes, cut);
+    return new Request(command, resource, a);
+  }
+
+  private static String cut(String s, int max, boolean alreadyCut) {
+    if (s.length() > max) {
+      return s.substring(0, Math.max(0, max)) + "...";
+    }
+    return alreadyCut ? s + "..." : s;
+  }
+
+  /** Item index of the key, or -1. */
+  private static int keyIndex(RespMessage m, String command) {
+    if (NO_KEY.contains(command) || m.itemCount() < 2) {
+      return -1;
+    }
+    if (KEY_AFTER_SUBCOMMAND.contains(command)) {
+      return 2;
+    }
+    if (NUMKEYS_AT_2.contains(command)) {
+      return numkeysKey(m, 2);
+    }
+    if (NUMKEYS_AT_1.contains(command)) {
+      return numkeysKey(m, 1);
+    }
+    if (command.equals("XREAD") || command.equals("XREADGROUP")) {
+      for (int i = 1; i + 1 < m.itemCount(); i++) {
+        if (m.itemEqualsIgnoreCase(i, "STREAMS")) {
+          return i + 1;
+        }
+      }
+      return -1;
+    }
+    return 1;
+  }
+
+  private static int numkeysKey(RespMessage m, int numkeysAt) {
+    if (numkeysAt >= m.itemCount() || !m.itemComplete(numkeysAt)) {
+      return -1;
+    }
+    String s = m.itemLatin1(numkeysAt);
+    byte[] b = s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    long k = RespDecoder.parseLong(b, 0, b.length);
+    return k > 0 ? numkeysAt + 1 : -1;
+  }
+
+  /**
+   * Which kept items are credentials: every argument of AUTH; the two after HELLO's AUTH;
+   * the one after MIGRATE's AUTH and the two after its AUTH2; the value after CONFIG SET
+   * requirepass / masterauth; ACL SETUSER password rules ({@code >pw <pw #hash !hash}).
+   * Positions are decided on the kept items, so an argument cut short is still redacted.
+   */
+  private static boolean[] redactions(RespMessage m, String command) {
+    int n = m.itemCount();
+    boolean[] r = new boolean[n];
+    switch (command) {
+      case "AUTH" -> {
+        for (int i = 1; i < n; i++) {
+          r[i] = true;
+        }
+      }
+      case "HELLO" -> {
+        for (int i = 1; i < n; i++) {
+          if (m.itemEqualsIgnoreCase(i, "AUTH")) {
+            mark(r, i + 1, 2);
+          }
+        }
+      }
+      case "MIGRATE" -> {
+        for (int i = 1; i < n; i++) {
+          if (m.itemEqualsIgnoreCase(i, "AUTH")) {
+            mark(r, i + 1, 1);
+          } else if (m.itemEqualsIgnoreCase(i, "AUTH2")) {
+            mark(r, i + 1, 2);
+          }
+        }
+      }
+      case "CONFIG" -> {
+        for (int i = 2; i < n; i++) {
+          if (m.itemEqualsIgnoreCase(i, "requirepass") || m.itemEqualsIgnoreCase(i, "masterauth")) {
+            mark(r, i + 1, 1);
+          }
+        }
+      }
+      case "ACL" -> {
+        if (m.itemEqualsIgnoreCase(1, "SETUSER")) {
+          for (int i = 3; i < n; i++) {
+            if (m.itemLength(i) > 0) {
+              char c = m.itemLatin1(i).isEmpty() ? ' ' : m.itemLatin1(i).charAt(0);
+              r[i] = c == '>' || c == '<' || c == '#' || c == '!';
+            }
+          }
+        }
+      }
+      default -> { }
+    }
+    return r;
+  }
+
+  private static void mark(boolean[] r, int from, int count) {
+    for (int i = from; i < from + count && i < r.length; i++) {
+      r[i] = true;
+    }
+  }
+}

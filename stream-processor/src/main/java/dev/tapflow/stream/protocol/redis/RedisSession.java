@@ -1,0 +1,533 @@
+package dev.tapflow.stream.protocol.redis;
+
+import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.stream.protocol.FactStatus;
+import dev.tapflow.stream.protocol.ProtocolSession;
+import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.stream.protocol.SessionOutput;
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+
+/**
+ * One Redis connection: a {@link RespDecoder} per direction and the pairing of replies with
+ * requests. Redis answers the commands of a connection strictly in order, one reply each,
+ * so pairing is by order (pipelining is just a longer queue) once the messages that are not
+ * replies, and the commands that get none, are set aside:
+ *
+ * <ul>
+ *   <li><b>CLIENT REPLY OFF / SKIP</b> (https://redis.io/docs/latest/commands/client-reply/):
+ *       modelled on Redis' own flags. While OFF every command gets NO_REPLY at once, until
+ *       CLIENT REPLY ON, which is answered. SKIP gets no reply and silences the next command;
+ *       SKIP while OFF is ignored, as Redis ignores it. RESET turns replies back ON.
+ *   <li><b>Pushes are never replies.</b> RESP3: every {@code >} frame. RESP2: an array whose
+ *       first element is {@code message pmessage smessage subscribe psubscribe ssubscribe
+ *       unsubscribe punsubscribe sunsubscribe}, but only while the connection is in
+ *       subscribe context (a (P|S)SUBSCRIBE or (P|S)UNSUBSCRIBE was sent and not undone).
+ *       The confirmations of (P|S)(UN)SUBSCRIBE are such pushes (N channels, N of them), so
+ *       those commands get NO_REPLY at once (as Zeek's pubsub baseline logs them with no
+ *       reply); inside MULTI they are answered {@code +QUEUED} like any command. Subscribe
+ *       context ends when RESET is answered, or when an unsubscribe confirmation counts zero
+ *       subscriptions left and no subscribe confirmation is still due.
+ *   <li><b>Attributes</b> ({@code |}) belong to the reply that follows them (the decoder
+ *       folds them in).
+ *   <li><b>Causality</b>: a reply whose first byte was captured before the head request's
+ *       last byte cannot answer it; it is an orphan ({@code RESP_ORPHAN_RESPONSE}), as is any
+ *       reply with nothing pending (a capture that starts with a server reply).
+ *   <li><b>Timeouts and late replies</b>: {@link #expire} reports the oldest pending
+ *       requests as TIMEOUT; since Redis still owes them their replies, the session counts
+ *       them and the next that many replies are consumed as late ({@code RESP_LATE_RESPONSE}),
+ *       never paired with a younger request. The same holds for requests evicted by
+ *       {@code maxPendingRequests} ({@code RESP_TOO_MANY_PENDING}).
+ *   <li><b>Gaps</b> (best effort; full loss handling is a later issue): a client-side gap
+ *       drops the partial request and leaves a marker in the queue for the requests it may
+ *       have held: replies captured before the next known request was complete answer the
+ *       lost ones ({@code RESP_RESPONSE_TO_LOST_REQUEST}), the first one after it retires
+ *       the marker. A server-side gap may have carried any number of replies, so every
+ *       pending request becomes TIMEOUT with {@code loss}; replies still owed to them then
+ *       meet an empty queue or causality and become orphans instead of shifting pairs.
+ * </ul>
+ */
+public final class RedisSession implements ProtocolSession {
+
+  /** A reply with no request that it can answer. */
+  public static final String ORPHAN_RESPONSE = "RESP_ORPHAN_RESPONSE";
+  /** A reply to a request already reported as TIMEOUT (it was consumed, not paired). */
+  public static final String LATE_RESPONSE = "RESP_LATE_RESPONSE";
+  /** More than {@code maxPendingRequests} requests waiting: the oldest became TIMEOUT. */
+  public static final String TOO_MANY_PENDING = "RESP_TOO_MANY_PENDING";
+  /** Bytes of one direction were never captured. */
+  public static final String GAP = "RESP_GAP";
+  /** A reply to a request that was lost in a client-side gap. */
+  public static final String RESPONSE_TO_LOST_REQUEST = "RESP_RESPONSE_TO_LOST_REQUEST";
+  /** The connection ended in the middle of a message. */
+  public static final String INCOMPLETE_AT_CLOSE = "RESP_INCOMPLETE_AT_CLOSE";
+
+  private static final int STATE_FORMAT = 1;
+
+  /** What a request does to the connection when it is answered. */
+  private static final byte EFFECT_NONE = 0;
+  private static final byte EFFECT_HELLO2 = 2;
+  private static final byte EFFECT_HELLO3 = 3;
+  private static final byte EFFECT_RESET = 4;
+
+  /** A request waiting for its reply, or a marker for requests lost in a client-side gap. */
+  private record Pending(
+      boolean marker, String command, String resource, String args, long offset,
+      long firstNs, long lastNs, long bytes, byte effect) {}
+
+  private final SessionLimits limits;
+  private RespDecoder client;
+  private RespDecoder server;
+  private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+  private int pendingRequests;
+  /** replies Redis still owes to requests already reported as TIMEOUT */
+  private long lateReplies;
+
+  // Redis' CLIENT REPLY flags: OFF, SKIP (this command is silenced), SKIP_NEXT
+  private boolean replyOff;
+  private boolean skipThis;
+  private boolean inMulti;
+  /** RESP2 subscribe context: push-shaped arrays are pushes */
+  private boolean subscribed;
+  private long subscribeConfirmationsDue;
+  /** the connection speaks RESP3 (HELLO 3 answered, or a RESP3-only frame seen) */
+  private boolean resp3;
+
+  // set for the duration of one call
+  private SessionOutput out;
+  private final RespDecoder.Listener clientListener = new RespDecoder.Listener() {
+    @Override
+    public void message(RespMessage m) {
+      onRequest(m);
+    }
+
+    @Override
+    public void anomaly(String name, long streamOffset, String detail) {
+      out.anomaly(name, true, streamOffset, detail);
+    }
+  };
+  private final RespDecoder.Listener serverListener = new RespDecoder.Listener() {
+    @Override
+    public void message(RespMessage m) {
+      onReply(m);
+    }
+
+    @Override
+    public void anomaly(String name, long streamOffset, String detail) {
+      out.anomaly(name, false, streamOffset, detail);
+    }
+  };
+
+  public RedisSession(SessionLimits limits) {
+    this.limits = limits;
+    this.client = new RespDecoder(true, limits);
+    this.server = new RespDecoder(false, limits);
+  }
+
+  @Override
+  public String protocol() {
+    return RedisProtocol.NAME;
+  }
+
+  @Override
+  public void clientData(byte[] buf, int off, int len, long streamOffset, long tsNs, SessionOutput o) {
+    feed(true, buf, off, len, streamOffset, tsNs, o);
+  }
+
+  @Override
+  public void serverData(byte[] buf, int off, int len, long streamOffset, long tsNs, SessionOutput o) {
+    feed(false, buf, off, len, streamOffset, tsNs, o);
+  }
+
+  private void feed(boolean clientSide, byte[] buf, int off, int len, long streamOffset, long tsNs, SessionOutput o) {
+    RespDecoder d = clientSide ? client : server;
+    if (d.started() && streamOffset > d.nextOffset()) {
+      gap(clientSide, d.nextOffset(), streamOffset - d.nextOffset(), tsNs, o);
+    }
+    out = o;
+    try {
+      d.decode(buf, off, len, streamOffset, tsNs, clientSide ? clientListener : serverListener);
+    } finally {
+      out = null;
+    }
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  private void onRequest(RespMessage m) {
+    String command = RedisCommands.commandName(m);
+    RedisCommands.Request r = RedisCommands.describe(m, command, limits.maxArgBytes());
+    boolean reply = expectsReply(m, command);
+    byte effect = EFFECT_NONE;
+    if (command.equals("HELLO") && m.itemCount() > 1) {
+      effect = m.itemEqualsIgnoreCase(1, "3") ? EFFECT_HELLO3 : m.itemEqualsIgnoreCase(1, "2") ? EFFECT_HELLO2 : EFFECT_NONE;
+    } else if (command.equals("RESET")) {
+      effect = EFFECT_RESET;
+    }
+    Pending p = new Pending(false, r.command(), r.resource(), r.args(), m.offset(),
+        m.firstTsNs(), m.lastTsNs(), m.length(), effect);
+    if (!reply) {
+      emit(p, FactStatus.NO_REPLY, null, null, false);
+      return;
+    }
+    if (pendingRequests >= Math.max(1, limits.maxPendingRequests())) {
+      evictOldest();
+    }
+    pending.addLast(p);
+    pendingRequests++;
+  }
+
+  /**
+   * Does Redis answer this command? Applies the command's effect on the connection's reply
+   * mode, MULTI and subscribe context, in the order Redis applies them.
+   */
+  private boolean expectsReply(RespMessage m, String command) {
+    boolean reply;
+    boolean clientReply = !inMulti && command.equals("CLIENT") && m.elements() == 3
+        && m.itemEqualsIgnoreCase(1, "REPLY");
+    boolean skipNext = false;
+    if (clientReply && m.itemEqualsIgnoreCase(2, "ON")) {
+      replyOff = false;
+      skipThis = false;
+      reply = true;
+    } else if (clientReply && m.itemEqualsIgnoreCase(2, "OFF")) {
+      replyOff = true;
+      reply = false;
+    } else if (clientReply && m.itemEqualsIgnoreCase(2, "SKIP")) {
+      skipNext = !replyOff; // Redis ignores SKIP while OFF
+      reply = false;
+    } else if (command.equals("RESET")) {
+      replyOff = false;
+      skipThis = false;
+      inMulti = false;
+      reply = true;
+    } else {
+      reply = !replyOff && !skipThis;
+    }
+    // after each command Redis clears SKIP and turns SKIP_NEXT into SKIP
+    skipThis = skipNext;
+
+    if (!inMulti && (RedisCommands.SUBSCRIBE.contains(command) && m.elements() > 1
+        || RedisCommands.UNSUBSCRIBE.contains(command))) {
+      // confirmations are pushes (one per channel), not replies
+      if (reply) {
+        subscribed = true;
+        if (RedisCommands.SUBSCRIBE.contains(command)) {
+          subscribeConfirmationsDue += m.elements() - 1;
+        }
+      }
+      reply = false;
+    }
+    if (command.equals("MULTI")) {
+      inMulti = true;
+    } else if (command.equals("EXEC") || command.equals("DISCARD")) {
+      inMulti = false;
+    }
+    return reply;
+  }
+
+  private void evictOldest() {
+    while (!pending.isEmpty()) {
+      Pending p = pending.pollFirst();
+      if (!p.marker()) {
+        pendingRequests--;
+        lateReplies++;
+        out.anomaly(TOO_MANY_PENDING, true, p.offset(), "more than " + limits.maxPendingRequests() + " pending requests");
+        emit(p, FactStatus.TIMEOUT, null, null, false);
+        return;
+      }
+    }
+  }
+
+  // ---- replies -----------------------------------------------------------------------------
+
+  private void onReply(RespMessage m) {
+    if (m.isResp3Push()) {
+      resp3 = true;
+      trackSubscriptions(m);
+      return; // a push is never a reply
+    }
+    if (!resp3 && subscribed && m.type() == '*' && isPubSubKind(m)) {
+      trackSubscriptions(m);
+      return;
+    }
+    if (isResp3Only(m.type()) || m.hasAttributes()) {
+      resp3 = true;
+    }
+    pair(m);
+  }
+
+  private static boolean isPubSubKind(RespMessage m) {
+    if (m.itemCount() == 0) {
+      return false;
+    }
+    byte t = m.itemType(0);
+    if (t != '$' && t != '+') {
+      return false;
+    }
+    return switch (m.itemLatin1(0)) {
+      case "message", "pmessage", "smessage", "subscribe", "psubscribe", "ssubscribe",
+          "unsubscribe", "punsubscribe", "sunsubscribe" -> m.itemComplete(0);
+      default -> false;
+    };
+  }
+
+  /** Follows (un)subscribe confirmations to know when RESP2 subscribe context ends. */
+  private void trackSubscriptions(RespMessage m) {
+    if (m.itemCount() == 0) {
+      return;
+    }
+    String kind = m.itemLatin1(0);
+    if (kind.endsWith("unsubscribe")) {
+      if (m.itemCount() > 2 && m.itemInteger(2) == 0 && subscribeConfirmationsDue == 0) {
+        subscribed = false;
+      }
+    } else if (kind.endsWith("subscribe") && subscribeConfirmationsDue > 0) {
+      subscribeConfirmationsDue--;
+    }
+  }
+
+  private static boolean isResp3Only(byte t) {
+    return switch (t) {
+      case '_', ',', '#', '(', '!', '=', '%', '~' -> true;
+      default -> false;
+    };
+  }
+
+  private void pair(RespMessage m) {
+    if (lateReplies > 0) {
+      lateReplies--;
+      out.anomaly(LATE_RESPONSE, false, m.offset(), "reply to a request already reported as TIMEOUT");
+      return;
+    }
+    while (true) {
+      Pending head = pending.peekFirst();
+      if (head == null) {
+        out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "reply with no pending request");
+        return;
+      }
+      if (head.marker()) {
+        Pending next = firstRequestAfterHead();
+        if (next == null || m.firstTsNs() < next.lastNs()) {
+          out.anomaly(RESPONSE_TO_LOST_REQUEST, false, m.offset(), "reply to a request lost in a gap");
+          return;
+        }
+        pending.pollFirst(); // the lost requests are all answered
+        continue;
+      }
+      if (m.firstTsNs() < head.lastNs()) {
+        out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "reply captured before the pending request was complete");
+        return;
+      }
+      pending.pollFirst();
+      pendingRequests--;
+      boolean error = m.isError();
+      String errorText = error ? errorText(m) : null;
+      applyEffect(head.effect(), error);
+      emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, false);
+      return;
+    }
+  }
+
+  private Pending firstRequestAfterHead() {
+    Iterator<Pending> it = pending.iterator();
+    it.next();
+    while (it.hasNext()) {
+      Pending p = it.next();
+      if (!p.marker()) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  private String errorText(RespMessage m) {
+    if (m.itemCount() == 0) {
+      return "";
+    }
+    String s = m.itemText(0);
+    return s.length() > limits.maxArgBytes() ? s.substring(0, limits.maxArgBytes()) + "..." : s;
+  }
+
+  private void applyEffect(byte effect, boolean error) {
+    if (error) {
+      return;
+    }
+    switch (effect) {
+      case EFFECT_HELLO3 -> resp3 = true;
+      case EFFECT_HELLO2 -> resp3 = false;
+      case EFFECT_RESET -> {
+        // RESET leaves subscribe context and returns to RESP2
+        resp3 = false;
+        subscribed = false;
+        subscribeConfirmationsDue = 0;
+      }
+      default -> { }
+    }
+  }
+
+  private void emit(Pending p, FactStatus status, RespMessage reply, String error, boolean loss) {
+    out.exchange(new Exchange(p.command(), p.resource(), p.args(), status, error, p.offset(),
+        p.firstNs(), p.lastNs(), p.bytes(),
+        reply == null ? -1 : reply.firstTsNs(), reply == null ? -1 : reply.lastTsNs(),
+        reply == null ? 0 : reply.length(), loss));
+  }
+
+  // ---- loss, time, end ---------------------------------------------------------------------
+
+  @Override
+  public void gap(boolean clientSide, long streamOffset, long length, long tsNs, SessionOutput o) {
+    out = o;
+    try {
+      RespDecoder d = clientSide ? client : server;
+      boolean partial = d.gap(streamOffset, length);
+      o.anomaly(GAP, clientSide, streamOffset, length + " bytes not captured" + (partial ? "; partial message dropped" : ""));
+      if (clientSide) {
+        Pending last = pending.peekLast();
+        if (last == null || !last.marker()) {
+          pending.addLast(new Pending(true, null, null, null, streamOffset, tsNs, tsNs, 0, EFFECT_NONE));
+        }
+      } else {
+        // any number of replies may have been in the gap: nothing pending can be paired safely
+        while (!pending.isEmpty()) {
+          Pending p = pending.pollFirst();
+          if (!p.marker()) {
+            emit(p, FactStatus.TIMEOUT, null, null, true);
+          }
+        }
+        pendingRequests = 0;
+        lateReplies = 0;
+      }
+    } finally {
+      out = null;
+    }
+  }
+
+  @Override
+  public void expire(long deadlineNs, SessionOutput o) {
+    out = o;
+    try {
+      while (!pending.isEmpty() && pending.peekFirst().lastNs() < deadlineNs) {
+        Pending p = pending.pollFirst();
+        if (!p.marker()) {
+          pendingRequests--;
+          lateReplies++; // Redis still owes it a reply: consume that one when it comes
+          emit(p, FactStatus.TIMEOUT, null, null, false);
+        }
+      }
+    } finally {
+      out = null;
+    }
+  }
+
+  @Override
+  public void close(long tsNs, SessionOutput o) {
+    out = o;
+    try {
+      if (!client.idle() && !client.resynchronising()) {
+        o.anomaly(INCOMPLETE_AT_CLOSE, true, client.nextOffset(), "connection ended inside a request");
+      }
+      if (!server.idle() && !server.resynchronising()) {
+        o.anomaly(INCOMPLETE_AT_CLOSE, false, server.nextOffset(), "connection ended inside a reply");
+      }
+      while (!pending.isEmpty()) {
+        Pending p = pending.pollFirst();
+        if (!p.marker()) {
+          emit(p, FactStatus.TIMEOUT, null, null, false);
+        }
+      }
+      pendingRequests = 0;
+    } finally {
+      out = null;
+    }
+  }
+
+  @Override
+  public int pendingRequests() {
+    return pendingRequests;
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  @Override
+  public void writeTo(DataOutput o) throws IOException {
+    o.writeByte(STATE_FORMAT);
+    o.writeLong(lateReplies);
+    o.writeBoolean(replyOff);
+    o.writeBoolean(skipThis);
+    o.writeBoolean(inMulti);
+    o.writeBoolean(subscribed);
+    o.writeLong(subscribeConfirmationsDue);
+    o.writeBoolean(resp3);
+    o.writeInt(pending.size());
+    for (Pending p : pending) {
+      o.writeBoolean(p.marker());
+      writeString(o, p.command());
+      writeString(o, p.resource());
+      writeString(o, p.args());
+      o.writeLong(p.offset());
+      o.writeLong(p.firstNs());
+      o.writeLong(p.lastNs());
+      o.writeLong(p.bytes());
+      o.writeByte(p.effect());
+    }
+    client.writeTo(o);
+    server.writeTo(o);
+  }
+
+  static RedisSession readFrom(DataInput in, SessionLimits limits) throws IOException {
+    if (in.readByte() != STATE_FORMAT) {
+      throw new IOException("unknown Redis session state format");
+    }
+    RedisSession s = new RedisSession(limits);
+    s.lateReplies = in.readLong();
+    s.replyOff = in.readBoolean();
+    s.skipThis = in.readBoolean();
+    s.inMulti = in.readBoolean();
+    s.subscribed = in.readBoolean();
+    s.subscribeConfirmationsDue = in.readLong();
+    s.resp3 = in.readBoolean();
+    int n = in.readInt();
+    if (n < 0 || n > 2L * limits.maxPendingRequests() + 2) {
+      throw new IOException("bad pending count " + n);
+    }
+    for (int i = 0; i < n; i++) {
+      Pending p = new Pending(in.readBoolean(), readString(in), readString(in), readString(in),
+          in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readByte());
+      s.pending.addLast(p);
+      if (!p.marker()) {
+        s.pendingRequests++;
+      }
+    }
+    s.client = RespDecoder.readFrom(in, true, limits);
+    s.server = RespDecoder.readFrom(in, false, limits);
+    return s;
+  }
+
+  private static void writeString(DataOutput o, String s) throws IOException {
+    if (s == null) {
+      o.writeInt(-1);
+      return;
+    }
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    o.writeInt(b.length);
+    o.write(b);
+  }
+
+  private static String readString(DataInput in) throws IOException {
+    int n = in.readInt();
+    if (n == -1) {
+      return null;
+    }
+    if (n < 0 || n > (1 << 20)) {
+      throw new IOException("bad string length " + n);
+    }
+    byte[] b = new byte[n];
+    in.readFully(b);
+    return new String(b, StandardCharsets.UTF_8);
+  }
+}
