@@ -31,9 +31,19 @@ final class ProcessCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    // on SIGTERM/SIGINT: let the main thread close Kafka Streams (leaving the group), and
+    // keep the JVM alive until it has
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stop.countDown();
+      try {
+        closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
     try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), kafka.requireBootstrap(), appId, stateDir,
         kafka.clientProperties())) {
-      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
       app.streams().setStateListener((now, before) -> {
         if (now == org.apache.kafka.streams.KafkaStreams.State.ERROR
             || now == org.apache.kafka.streams.KafkaStreams.State.NOT_RUNNING) {
@@ -45,6 +55,8 @@ final class ProcessCommand implements Callable<Integer> {
       if (app.failure() != null) {
         throw new UserError("stream processing failed: " + UserError.message(app.failure()), app.failure());
       }
+    } finally {
+      closed.countDown();
     }
     return 0;
   }

@@ -3,7 +3,6 @@ package dev.tapflow.cli;
 import dev.tapflow.sink.FactSink;
 import java.util.Properties;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -20,19 +19,15 @@ final class SinkCommand implements Callable<Integer> {
   JdbcOptions jdbc;
 
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() {
     if (jdbc.jdbcUrl == null) {
       throw new UserError("--jdbc-url is required (or use 'tapflow local' for an embedded PostgreSQL)");
     }
     Properties consumer = new Properties();
     consumer.putAll(kafka.clientProperties());
     consumer.put("bootstrap.servers", kafka.requireBootstrap());
-    CountDownLatch done = new CountDownLatch(1);
     FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).build();
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      sink.close();
-      done.countDown();
-    }));
+    Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
     sink.run();
     if (sink.failure() != null) {
       throw new UserError("the sink stopped: " + UserError.message(sink.failure()), sink.failure());
