@@ -83,7 +83,10 @@ final class Analyzer {
       captures.put(file, stats.get(i++));
     }
     List<LatencyFact> facts = new ArrayList<>(out.facts());
-    facts.sort(Comparator.comparingLong(LatencyFact::getRequestFirstNs).thenComparing(LatencyFact::getId));
+    // capture order; requests pipelined in one segment in wire order
+    facts.sort(Comparator.comparingLong(LatencyFact::getRequestFirstNs)
+        .thenComparing(LatencyFact::getClientIp).thenComparingInt(LatencyFact::getClientPort)
+        .thenComparingLong(LatencyFact::getRequestOffset).thenComparing(LatencyFact::getId));
     return new Result(facts, out, captures, engine.anomalyCounts());
   }
 }
