@@ -77,11 +77,6 @@ final class RedisCommands {
   static final Set<String> SUBSCRIBE = Set.of("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE");
   static final Set<String> UNSUBSCRIBE = Set.of("UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE");
 
-  /** Is the kept prefix of a command name a known command? */
-  static boolean isKnown(String upperName) {
-    return KNOWN.contains(upperName);
-  }
-
   /**
    * Does a line look like an inline command: a known command word (letters, '_' or '-',
    * any case), then a space or the end, and no control bytes?

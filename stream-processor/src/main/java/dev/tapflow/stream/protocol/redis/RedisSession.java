@@ -41,7 +41,8 @@ import java.util.Iterator;
  *       requests as TIMEOUT; since Redis still owes them their replies, the session counts
  *       them and the next that many replies are consumed as late ({@code RESP_LATE_RESPONSE}),
  *       never paired with a younger request. The same holds for requests evicted by
- *       {@code maxPendingRequests} ({@code RESP_TOO_MANY_PENDING}).
+ *       {@code maxPendingRequests} ({@code RESP_TOO_MANY_PENDING}, raised once per episode:
+ *       again only after a reply has been paired).
  *   <li><b>Gaps</b> (best effort; full loss handling is a later issue): a client-side gap
  *       drops the partial request and leaves a marker in the queue for the requests it may
  *       have held: replies captured before the next known request was complete answer the
@@ -86,6 +87,8 @@ public final class RedisSession implements ProtocolSession {
   private int pendingRequests;
   /** replies Redis still owes to requests already reported as TIMEOUT */
   private long lateReplies;
+  /** an eviction was reported and the queue has not drained below the bound since (one anomaly per episode) */
+  private boolean evicting;
 
   // Redis' CLIENT REPLY flags: OFF, SKIP (this command is silenced), SKIP_NEXT
   private boolean replyOff;
@@ -236,7 +239,10 @@ public final class RedisSession implements ProtocolSession {
       if (!p.marker()) {
         pendingRequests--;
         lateReplies++;
-        out.anomaly(TOO_MANY_PENDING, true, p.offset(), "more than " + limits.maxPendingRequests() + " pending requests");
+        if (!evicting) {
+          out.anomaly(TOO_MANY_PENDING, true, p.offset(), "more than " + limits.maxPendingRequests() + " pending requests");
+          evicting = true;
+        }
         emit(p, FactStatus.TIMEOUT, null, null, false);
         return;
       }
@@ -325,6 +331,7 @@ public final class RedisSession implements ProtocolSession {
       }
       pending.pollFirst();
       pendingRequests--;
+      evicting = false;
       boolean error = m.isError();
       String errorText = error ? errorText(m) : null;
       applyEffect(head.effect(), error);
@@ -457,6 +464,7 @@ public final class RedisSession implements ProtocolSession {
   public void writeTo(DataOutput o) throws IOException {
     o.writeByte(STATE_FORMAT);
     o.writeLong(lateReplies);
+    o.writeBoolean(evicting);
     o.writeBoolean(replyOff);
     o.writeBoolean(skipThis);
     o.writeBoolean(inMulti);
@@ -485,6 +493,7 @@ public final class RedisSession implements ProtocolSession {
     }
     RedisSession s = new RedisSession(limits);
     s.lateReplies = in.readLong();
+    s.evicting = in.readBoolean();
     s.replyOff = in.readBoolean();
     s.skipThis = in.readBoolean();
     s.inMulti = in.readBoolean();

@@ -19,7 +19,8 @@ import java.io.IOException;
  * <p>Bad input never throws: it raises a named anomaly with its stream offset, drops the
  * message in progress and enters {@link State#RESYNC}, which skips to the next line start
  * where a probe recognises a message start (requests: {@code *<n>\r\n$}, or an inline line
- * starting with a known command; replies: a well-formed type line).
+ * starting with a known command; replies: a well-formed type line). Until a message decodes
+ * cleanly again, further anomalies are not reported.
  *
  * <p>Not thread-safe; one instance per direction of one connection.
  */
@@ -121,6 +122,11 @@ public final class RespDecoder {
   private int lineUsed;
 
   // resynchronisation
+  /**
+   * An anomaly was reported and no message has decoded cleanly since: further anomalies are
+   * not reported (a hostile stream raises one anomaly per recovery, not one per line).
+   */
+  private boolean quiet;
   private boolean atLineStart;
   private final byte[] probe = new byte[PROBE_BYTES];
   private int probeLen;
@@ -292,6 +298,7 @@ public final class RespDecoder {
     if (depth == 0) {
       msg.type = t;
       if (!isAggregate(t)) {
+        msg.elements = 1;
         capItem = msg.startItem(t);
       }
     } else if (depth == 1) {
@@ -387,6 +394,9 @@ public final class RespDecoder {
         if (lineLen != 0) {
           fail(BAD_VALUE, elemOffset, "end marker line is not empty", true);
           return;
+        }
+        if (depth == 1) {
+          msg.elements = seen[0];
         }
         pop();
         elementDone(next, false);
@@ -522,6 +532,7 @@ public final class RespDecoder {
         msg.length = chunkBase + next - msg.offset;
         msg.lastTsNs = chunkTs;
         state = State.MESSAGE_START;
+        quiet = false;
         listener.message(msg);
         return;
       }
@@ -614,6 +625,12 @@ public final class RespDecoder {
    */
   private void finishInline(byte[] l, int len, int next) {
     msg.type = RespMessage.INLINE;
+    for (int k = 0; k < len; k++) {
+      if (l[k] == 0) {
+        len = k; // sdssplitargs works on a C string: a NUL ends the line's arguments
+        break;
+      }
+    }
     int argc = 0;
     int i = 0;
     boolean unbalanced = false;
@@ -680,7 +697,7 @@ public final class RespDecoder {
             continue;
           }
         } else {
-          if (i >= len || isSpace(l[i]) || l[i] == 0) {
+          if (i >= len || isSpace(l[i])) {
             break;
           }
           if (l[i] == '"') {
@@ -717,6 +734,7 @@ public final class RespDecoder {
     msg.lastTsNs = chunkTs;
     state = State.MESSAGE_START;
     lineUsed = 0;
+    quiet = false;
     listener.message(msg);
   }
 
@@ -729,7 +747,10 @@ public final class RespDecoder {
   // ---- resynchronisation -------------------------------------------------------------------
 
   private void fail(String name, long at, String detail, boolean lineStart) {
-    listener.anomaly(name, at, detail);
+    if (!quiet) {
+      listener.anomaly(name, at, detail);
+    }
+    quiet = true;
     enterResync(lineStart);
   }
 
@@ -984,6 +1005,7 @@ public final class RespDecoder {
     }
     out.writeInt(lineUsed);
     out.write(line, 0, lineUsed);
+    out.writeBoolean(quiet);
     out.writeBoolean(atLineStart);
     out.writeByte(probeLen);
     out.write(probe, 0, probeLen);
@@ -1046,6 +1068,7 @@ public final class RespDecoder {
     d.lineUsed = check(in.readInt(), limits.maxLineBytes());
     d.line = new byte[d.lineUsed];
     in.readFully(d.line, 0, d.lineUsed);
+    d.quiet = in.readBoolean();
     d.atLineStart = in.readBoolean();
     d.probeLen = check(in.readUnsignedByte(), PROBE_BYTES);
     in.readFully(d.probe, 0, d.probeLen);
