@@ -4,7 +4,6 @@ import dev.tapflow.capture.CaptureFileException;
 import dev.tapflow.capture.CaptureStats;
 import dev.tapflow.schemas.LatencyFact;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -45,11 +44,7 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws CaptureFileException {
-    for (Path f : files) {
-      if (!Files.isReadable(f)) {
-        throw new UserError(f + ": no such file or not readable");
-      }
-    }
+    ImportCommand.requireReadable(files);
     long minNs = slowerThan == null ? -1 : PipelineOptions.Durations.parse(slowerThan, "--slower-than").toNanos();
     Analyzer.Result result = new Analyzer(pipeline.processorConfig()).analyze(files, agentId);
     PrintWriter out = spec.commandLine().getOut();

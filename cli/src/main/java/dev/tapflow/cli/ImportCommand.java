@@ -38,11 +38,7 @@ final class ImportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws CaptureFileException, PublishException {
-    for (Path f : files) {
-      if (!Files.isReadable(f)) {
-        throw new UserError(f + ": no such file or not readable");
-      }
-    }
+    ImportCommand.requireReadable(files);
     PrintWriter err = spec.commandLine().getErr();
     try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(kafka.requireBootstrap(), topic, kafka.clientProperties())) {
       for (CaptureStats s : importAll(files, agentId, publisher)) {
@@ -51,6 +47,15 @@ final class ImportCommand implements Callable<Integer> {
       publisher.flush();
     }
     return 0;
+  }
+
+  /** Fails with one clear line when a capture file is missing or unreadable, before anything starts. */
+  static void requireReadable(List<Path> files) {
+    for (Path f : files) {
+      if (!Files.isReadable(f) || Files.isDirectory(f)) {
+        throw new UserError(f + ": no such file or not readable");
+      }
+    }
   }
 
   /**

@@ -71,11 +71,7 @@ final class LocalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    for (Path f : files) {
-      if (!Files.isReadable(f)) {
-        throw new UserError(f + ": no such file or not readable");
-      }
-    }
+    ImportCommand.requireReadable(files);
     Duration wait = PipelineOptions.Durations.parse(timeout, "--timeout");
     ProcessorConfig config = pipeline.processorConfig();
     PrintWriter err = spec.commandLine().getErr();
