@@ -127,11 +127,15 @@ final class LocalCommand implements Callable<Integer> {
       if (!processor.awaitCaughtUp(wait)) {
         throw new UserError("the stream processor did not finish within " + timeout + " (see --timeout)");
       }
+      long tProcessed = System.nanoTime();
       if (!sink.awaitCaughtUp(wait)) {
         throw new UserError("the sink did not store every fact within " + timeout + ": " + sink.status());
       }
-      err.printf("tapflow: %d facts processed, all in PostgreSQL, %d ms after start%n",
-          processor.engine().factsEmitted(), (System.nanoTime() - t0) / 1_000_000);
+      long tStored = System.nanoTime();
+      long facts = processor.engine().factsEmitted();
+      err.printf("tapflow: %d facts: processed %d ms after the import started, all in PostgreSQL %d ms after it "
+          + "(%.0f facts/s end to end); %d ms since tapflow started%n", facts, (tProcessed - tImport) / 1_000_000,
+          (tStored - tImport) / 1_000_000, facts / ((tStored - tImport) / 1e9), (tStored - t0) / 1_000_000);
       Map<String, Long> anomalies = new LinkedHashMap<>(processor.engine().anomalyCounts());
       if (!anomalies.isEmpty()) {
         err.println("tapflow: anomalies " + anomalies);

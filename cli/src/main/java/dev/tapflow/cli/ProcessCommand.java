@@ -44,12 +44,7 @@ final class ProcessCommand implements Callable<Integer> {
     }));
     try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), kafka.requireBootstrap(), appId, stateDir,
         kafka.clientProperties())) {
-      app.streams().setStateListener((now, before) -> {
-        if (now == org.apache.kafka.streams.KafkaStreams.State.ERROR
-            || now == org.apache.kafka.streams.KafkaStreams.State.NOT_RUNNING) {
-          stop.countDown();
-        }
-      });
+      app.onStopped(stop::countDown);
       app.start();
       stop.await();
       if (app.failure() != null) {

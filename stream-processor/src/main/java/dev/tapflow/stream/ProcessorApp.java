@@ -42,6 +42,8 @@ public final class ProcessorApp implements AutoCloseable {
   private final String applicationId;
   private final Properties adminProps = new Properties();
   private volatile Throwable failure;
+  private volatile long runningAfterNs = -1;
+  private volatile Runnable onStopped;
 
   /**
    * @param bootstrapServers Kafka
@@ -74,8 +76,29 @@ public final class ProcessorApp implements AutoCloseable {
   }
 
   public ProcessorApp start() {
+    long started = System.nanoTime();
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING && runningAfterNs < 0) {
+        runningAfterNs = System.nanoTime() - started;
+        LOG.info("stream processor running {} ms after start", runningAfterNs / 1_000_000);
+      }
+      if ((now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) && onStopped != null) {
+        onStopped.run();
+      }
+    });
     streams.start();
     return this;
+  }
+
+  /** Runs {@code action} when the processor stops by itself (error) or is closed; set before {@link #start}. */
+  public ProcessorApp onStopped(Runnable action) {
+    this.onStopped = action;
+    return this;
+  }
+
+  /** How long the first rebalance (and state restoration) took, or -1 while not yet running. */
+  public long runningAfterMs() {
+    return runningAfterNs < 0 ? -1 : runningAfterNs / 1_000_000;
   }
 
   public KafkaStreams streams() {
