@@ -133,9 +133,12 @@ final class LocalCommand implements Callable<Integer> {
       }
       long tStored = System.nanoTime();
       long facts = processor.engine().factsEmitted();
-      err.printf("tapflow: %d facts: processed %d ms after the import started, all in PostgreSQL %d ms after it "
-          + "(%.0f facts/s end to end); %d ms since tapflow started%n", facts, (tProcessed - tImport) / 1_000_000,
-          (tStored - tImport) / 1_000_000, facts / ((tStored - tImport) / 1e9), (tStored - t0) / 1_000_000);
+      double seconds = (tStored - tImport) / 1e9;
+      // a rate over a few seconds of start-up latency would mislead: only for real volumes
+      String rate = facts >= 10_000 ? String.format(" (%.0f facts/s end to end)", facts / seconds) : "";
+      err.printf("tapflow: %d facts: processed %d ms after the import started, all in PostgreSQL %d ms after it%s; "
+          + "%d ms since tapflow started%n", facts, (tProcessed - tImport) / 1_000_000,
+          (tStored - tImport) / 1_000_000, rate, (tStored - t0) / 1_000_000);
       Map<String, Long> anomalies = new LinkedHashMap<>(processor.engine().anomalyCounts());
       if (!anomalies.isEmpty()) {
         err.println("tapflow: anomalies " + anomalies);
