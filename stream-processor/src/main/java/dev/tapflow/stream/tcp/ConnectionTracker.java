@@ -26,7 +26,7 @@ import java.io.UncheckedIOException;
  */
 public final class ConnectionTracker {
 
-  private static final byte FORMAT = 1;
+  private static final byte FORMAT = 2;
   /** Give up detecting the protocol after this many bytes without a probe match. */
   private static final int MAX_PROBE_BYTES = 16 * 1024;
 
@@ -265,11 +265,31 @@ public final class ConnectionTracker {
     };
   }
 
+  /**
+   * Whether a stream-time sweep at {@code nowNs} has work for this serialised tracker: it has
+   * requests waiting, out-of-order bytes buffered, or has been idle past {@code idleNs}.
+   * Reads the fixed-position summary only; unreadable states answer true (the sweep decides).
+   */
+  public static boolean needsSweep(byte[] state, long nowNs, long idleNs) {
+    if (state.length < 14 || state[0] != FORMAT) {
+      return true;
+    }
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+    long lastSeen = b.getLong(1);
+    int pending = b.getInt(9);
+    boolean buffered = state[13] != 0;
+    return pending > 0 || buffered || nowNs - lastSeen > idleNs;
+  }
+
   public byte[] toBytes() {
     try {
       ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
       DataOutputStream out = new DataOutputStream(bytes);
       out.writeByte(FORMAT);
+      // a fixed-position summary first, so sweeps can skip idle connections without decoding them
+      out.writeLong(lastSeenNs);
+      out.writeInt(pendingRequests());
+      out.writeBoolean(fromA.hasBuffered() || fromB.hasBuffered());
       out.writeUTF(agent);
       out.writeByte(ipA.length);
       out.write(ipA);
@@ -307,6 +327,9 @@ public final class ConnectionTracker {
     if (format != FORMAT) {
       throw new IOException("unknown connection state format " + format);
     }
+    in.readLong(); // summary: lastSeenNs (restored below), pending requests, buffered bytes
+    in.readInt();
+    in.readBoolean();
     String agent = in.readUTF();
     byte[] ipA = new byte[in.readUnsignedByte()];
     in.readFully(ipA);

@@ -69,6 +69,11 @@ public final class StreamReassembler {
     return gapBytes;
   }
 
+  /** True while out-of-order bytes wait for a hole to fill. */
+  public boolean hasBuffered() {
+    return !reorder.isEmpty();
+  }
+
   public boolean finished() {
     return finOffset >= 0 && delivered >= finOffset && reorder.isEmpty();
   }

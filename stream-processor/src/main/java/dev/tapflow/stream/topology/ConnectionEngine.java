@@ -135,8 +135,10 @@ public final class ConnectionEngine {
     List<byte[]> keys = new ArrayList<>();
     List<byte[]> values = new ArrayList<>();
     store.forEach((k, v) -> {
-      keys.add(k);
-      values.add(v);
+      if (ConnectionTracker.needsSweep(v, nowNs, idleNs)) {
+        keys.add(k);
+        values.add(v);
+      }
     });
     for (int i = 0; i < keys.size(); i++) {
       byte[] k = keys.get(i);
@@ -149,11 +151,12 @@ public final class ConnectionEngine {
       if (nowNs - t.lastSeenNs() > idleNs) {
         t.close(nowNs, settings, to);
         store.delete(k);
-      } else if (t.pendingRequests() > 0 || nowNs - t.lastSeenNs() > settings.reassemblyLimits().reorderTimeoutNs()) {
-        int before = t.pendingRequests();
+      } else {
+        byte[] before = values.get(i);
         t.expire(nowNs, windowNs, settings, to);
-        if (t.pendingRequests() != before) {
-          store.put(k, t.toBytes());
+        byte[] after = t.toBytes();
+        if (!java.util.Arrays.equals(before, after)) {
+          store.put(k, after);
         }
       }
     }
