@@ -42,6 +42,7 @@ public final class Protocols {
   public static Protocols builtIn(Map<String, List<Integer>> serverPorts) {
     List<Protocol> list = new ArrayList<>();
     list.add(new dev.tapflow.stream.protocol.redis.RedisProtocol());
+    list.add(new dev.tapflow.stream.protocol.memcached.MemcachedProtocol());
     return new Protocols(list, serverPorts);
   }
 

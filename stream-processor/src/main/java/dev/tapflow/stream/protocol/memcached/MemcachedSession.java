@@ -18,12 +18,13 @@ import java.util.ArrayDeque;
  * <ul>
  *   <li><b>Text</b>: memcached answers in order, one response each. {@code noreply} and
  *       {@code quit} are NO_REPLY at once and never take a response. Meta quiet ({@code q})
- *       requests stay pending: a response whose code the flag suppresses (mg: EN; ms: HD;
- *       md: HD, NF; ma: HD), or an {@code MN}, shows the quiet head got nothing (NO_REPLY);
- *       any other response answers the quiet head (the server answers in order; a quiet
- *       request with no response followed by a request answered with a code the quiet one
- *       could also have returned is ambiguous without the {@code O}/{@code k} flags, and is
- *       paired with the quiet one).
+ *       requests stay pending: a response with a code the quiet head cannot return (its
+ *       suppressed success code, a code of another command, {@code MN}) shows the quiet
+ *       head got nothing (NO_REPLY); any other response answers it (the server answers in
+ *       order; a quiet request with no response followed by a request answered with a code
+ *       the quiet one could also have returned is ambiguous, and is paired with the quiet
+ *       one, unless the response returns an opaque ({@code O}) or key ({@code k}) that the
+ *       quiet request does not carry).
  *   <li><b>Binary</b>: a response answers the oldest pending request with its opcode and
  *       opaque. Every older pending request got no response: quiet ones are NO_REPLY (a
  *       quiet success or GetQ/GetKQ miss), others TIMEOUT (with {@code MEMCACHED_MISSING_RESPONSE}).
@@ -229,14 +230,56 @@ public final class MemcachedSession implements ProtocolSession {
 
   // ---- text responses ----------------------------------------------------------------------
 
-  /** Codes a meta command's {@code q} flag suppresses (protocol.txt, "Meta ..."). */
-  private static boolean suppressed(String command, String code) {
-    return switch (command) {
-      case "MG" -> code.equals("EN");
-      case "MS", "MA" -> code.equals("HD");
-      case "MD" -> code.equals("HD") || code.equals("NF");
-      default -> false;
+  /**
+   * Could this response code answer this quiet meta request? The {@code q} flag hides the
+   * success code (mg: EN; ms, md, ma: HD; protocol.txt "Meta ..."; memcached 1.6 still sends
+   * NF for a quiet md), errors always come, and each command has its own set of codes
+   * (ms answers NF only in append/prepend/replace mode, {@code MA}/{@code MP}/{@code MR}).
+   */
+  private static boolean quietCanAnswer(Pending p, String code) {
+    if (code.equals("ERROR") || code.equals("CLIENT_ERROR") || code.equals("SERVER_ERROR")) {
+      return true;
+    }
+    return switch (p.command) {
+      case "MG" -> code.equals("VA") || code.equals("HD");
+      case "MS" -> code.equals("NS") || code.equals("EX") || code.equals("NF") && msModeNeedsItem(p.args);
+      case "MD" -> code.equals("NF") || code.equals("EX");
+      case "MA" -> code.equals("VA") || code.equals("NF") || code.equals("NS") || code.equals("EX");
+      case "MN" -> code.equals("MN");
+      default -> true;
     };
+  }
+
+  /** A meta response that returns an opaque ({@code O}) or key ({@code k}) answers only the request with the same. */
+  private static boolean sameMetaIdentity(Pending p, MemcachedMessage m) {
+    if (m.args() != null && !m.args().equals(metaFlag(p.args, 'O'))) {
+      return false;
+    }
+    return m.key() == null || m.key().equals(p.resource);
+  }
+
+  private static String metaFlag(String args, char flag) {
+    if (args == null) {
+      return null;
+    }
+    for (String f : args.split(" ")) {
+      if (f.length() > 1 && f.charAt(0) == flag) {
+        return f;
+      }
+    }
+    return null;
+  }
+
+  private static boolean msModeNeedsItem(String args) {
+    if (args == null) {
+      return false;
+    }
+    for (String f : args.split(" ")) {
+      if (f.length() == 2 && f.charAt(0) == 'M' && "APRapr".indexOf(f.charAt(1)) >= 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void onTextResponse(MemcachedMessage m) {
@@ -250,7 +293,7 @@ public final class MemcachedSession implements ProtocolSession {
         out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "response captured before the pending request was complete");
         return;
       }
-      if (head.quiet && (suppressed(head.command, m.command()) || m.command().equals("MN") && !head.command.equals("MN"))) {
+      if (head.quiet && (!quietCanAnswer(head, m.command()) || !sameMetaIdentity(head, m))) {
         pending.pollFirst();
         if (head.command.equals("MG")) {
           misses++;

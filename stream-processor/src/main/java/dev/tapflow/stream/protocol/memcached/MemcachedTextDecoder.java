@@ -26,6 +26,8 @@ final class MemcachedTextDecoder {
 
   /** A line without a known command/response shape. */
   static final String BAD_LINE = "MEMCACHED_BAD_LINE";
+  /** A printable command line with a word memcached does not know (it answers ERROR). */
+  static final String UNKNOWN_COMMAND = "MEMCACHED_UNKNOWN_COMMAND";
   /** A line longer than {@code maxLineBytes}. */
   static final String LINE_TOO_LONG = "MEMCACHED_LINE_TOO_LONG";
   /** A data block longer than {@code maxMessageBytes} (skipped, not kept). */
@@ -149,7 +151,7 @@ final class MemcachedTextDecoder {
             if (clientSide) {
               requestLine(text, tsNs, l);
             } else {
-              responseLine(text, tsNs, l, true);
+              responseLine(text, tsNs, l);
             }
           }
         }
@@ -162,6 +164,7 @@ final class MemcachedTextDecoder {
               byte b = buf[(int) (i + k)];
               if (b != (rem == 2 ? '\r' : '\n')) {
                 l.anomaly(BAD_DATA_TERMINATOR, pos + k, "data block not followed by CRLF");
+                resync = true; // what follows is the rest of a wrong-length block: skip to a known word
                 break;
               }
             }
@@ -224,10 +227,21 @@ final class MemcachedTextDecoder {
     String word = t.length == 0 ? "" : t[0].toLowerCase(Locale.ROOT);
     boolean known = COMMANDS.contains(word);
     if (!known) {
-      if (!resync) {
-        l.anomaly(BAD_LINE, lineOffset, t.length == 0 ? "empty line" : "unknown command");
+      if (resync) {
+        abandon();
+        return;
       }
-      abandon();
+      if (t.length == 0 || !printable(text)) {
+        l.anomaly(BAD_LINE, lineOffset, t.length == 0 ? "empty line" : "not a memcached command line");
+        abandon();
+        return;
+      }
+      // a printable line with an unknown word: memcached answers it with ERROR
+      l.anomaly(UNKNOWN_COMMAND, lineOffset, "unknown command");
+      command = (word.length() > 32 ? word.substring(0, 32) : word).toUpperCase(Locale.ROOT);
+      key = null;
+      args = null;
+      finish(tsNs, l, false, null);
       return;
     }
     resync = false;
@@ -308,7 +322,7 @@ final class MemcachedTextDecoder {
 
   // ---- responses ---------------------------------------------------------------------------
 
-  private void responseLine(String text, long tsNs, Listener l, boolean first) {
+  private void responseLine(String text, long tsNs, Listener l) {
     String[] t = text.isEmpty() ? new String[] {""} : text.split(" +");
     String word = t[0];
     if (multi != 0) {
@@ -325,14 +339,13 @@ final class MemcachedTextDecoder {
       }
       // the multi-line response ended without END: report it and start over with this line
       l.anomaly(BAD_LINE, lineOffset, "unexpected line inside a multi-line response");
+      // this line's bytes are counted with the cut-short response (an approximation)
       long lineStart = lineOffset;
-      long thisLine = text.length();
-      msgBytes -= 0; // bytes of this line stay with the old response; acceptable approximation
       finish(tsNs, l, true, "incomplete response");
       inMessage = true;
       msgOffset = lineStart;
       msgFirstNs = tsNs;
-      msgBytes = thisLine + 2;
+      msgBytes = 0;
     }
     boolean known = RESPONSES.contains(word) || parseLength(word) >= 0;
     if (resync && !known) {
@@ -360,12 +373,28 @@ final class MemcachedTextDecoder {
           return;
         }
         hits = 1;
+        metaTokens(t);
         dataBlock(n, l);
+      }
+      case "HD", "EN", "NF", "NS", "EX" -> {
+        metaTokens(t);
+        finish(tsNs, l, false, null);
       }
       default -> {
         boolean error = word.equals("ERROR") || word.equals("CLIENT_ERROR") || word.equals("SERVER_ERROR");
         String et = error ? (text.length() > limits.maxArgBytes() ? text.substring(0, limits.maxArgBytes()) + "..." : text) : null;
         finish(tsNs, l, error, et);
+      }
+    }
+  }
+
+  /** A meta response's returned key ({@code k<key>}) and opaque ({@code O<token>}), kept as key and args. */
+  private void metaTokens(String[] t) {
+    for (int k = 1; k < t.length; k++) {
+      if (t[k].length() > 1 && t[k].charAt(0) == 'k') {
+        key = t[k].substring(1);
+      } else if (t[k].length() > 1 && t[k].charAt(0) == 'O') {
+        args = t[k];
       }
     }
   }

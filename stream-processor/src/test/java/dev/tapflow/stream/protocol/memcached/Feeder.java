@@ -72,6 +72,8 @@ final class Feeder {
       lastTs = c.tsNs();
     }
     s.close(lastTs, out);
+    out.hits = ((MemcachedSession) s).hits();
+    out.misses = ((MemcachedSession) s).misses();
     assertEquals(0, s.pendingRequests(), "nothing left over after close");
     return out;
   }

@@ -12,6 +12,9 @@ final class Recording implements SessionOutput {
 
   final List<Exchange> exchanges = new ArrayList<>();
   final List<Anomaly> anomalies = new ArrayList<>();
+  /** the session's retrieval hits and misses at the end of the run */
+  long hits;
+  long misses;
 
   @Override
   public void exchange(Exchange exchange) {
