@@ -18,7 +18,7 @@ final class PipelineOptions {
 
   @Option(names = "--server-port", paramLabel = "PROTO=PORT",
       description = "A server port to decode as a protocol, besides its default port "
-          + "(redis 6379), e.g. --server-port redis=6380. Repeatable.")
+          + "(redis 6379, memcached 11211), e.g. --server-port redis=6380. Repeatable.")
   List<String> serverPorts = new ArrayList<>();
 
   ProcessorConfig processorConfig() {
