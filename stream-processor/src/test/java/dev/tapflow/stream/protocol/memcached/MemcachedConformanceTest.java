@@ -1,5 +1,8 @@
 package dev.tapflow.stream.protocol.memcached;
 
+import dev.tapflow.stream.protocol.testing.Chunk;
+import dev.tapflow.stream.protocol.testing.PcapPayloads;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

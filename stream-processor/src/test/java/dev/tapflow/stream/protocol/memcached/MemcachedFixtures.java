@@ -1,5 +1,7 @@
 package dev.tapflow.stream.protocol.memcached;
 
+import dev.tapflow.stream.protocol.testing.Chunk;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,7 @@
 package dev.tapflow.stream.protocol.redis;
 
+import dev.tapflow.stream.protocol.testing.Chunk;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tapflow.stream.protocol.ProtocolSession;

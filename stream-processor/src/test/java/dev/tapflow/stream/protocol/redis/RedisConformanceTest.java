@@ -1,5 +1,8 @@
 package dev.tapflow.stream.protocol.redis;
 
+import dev.tapflow.stream.protocol.testing.Chunk;
+import dev.tapflow.stream.protocol.testing.PcapPayloads;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol.redis;
+package dev.tapflow.stream.protocol.testing;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,11 +20,11 @@ import java.util.Set;
  * fragments. Retransmitted bytes (sequence numbers already seen) are dropped. This is not
  * the capture agent: it exists so the conformance captures can be replayed into a session.
  */
-final class PcapPayloads {
+public final class PcapPayloads {
 
   private PcapPayloads() {}
 
-  static Map<String, List<Chunk>> read(Path file, Set<Integer> serverPorts) throws IOException {
+  public static Map<String, List<Chunk>> read(Path file, Set<Integer> serverPorts) throws IOException {
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
     Map<String, List<Chunk>> out = new LinkedHashMap<>();
     Map<String, Long> nextSeq = new HashMap<>();
