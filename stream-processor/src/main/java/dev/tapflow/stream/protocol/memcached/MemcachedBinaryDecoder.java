@@ -1,5 +1,6 @@
 package dev.tapflow.stream.protocol.memcached;
 
+import dev.tapflow.stream.protocol.DecoderListener;
 import dev.tapflow.stream.protocol.SessionLimits;
 import java.io.DataInput;
 import java.io.DataOutput;
@@ -32,12 +33,6 @@ final class MemcachedBinaryDecoder {
   static final int MAX_KEY_KEPT = 250;
 
   private static final int STATE_FORMAT = 1;
-
-  interface Listener {
-    void message(MemcachedMessage m);
-
-    void anomaly(String name, long streamOffset, String detail);
-  }
 
   private final boolean clientSide;
   private final SessionLimits limits;
@@ -95,7 +90,7 @@ final class MemcachedBinaryDecoder {
     return clientSide ? REQUEST_MAGIC : RESPONSE_MAGIC;
   }
 
-  void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, Listener l) {
+  void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, DecoderListener<MemcachedMessage> l) {
     int i = off;
     int end = off + len;
     nextOffset = streamOffset + len;
@@ -201,7 +196,7 @@ final class MemcachedBinaryDecoder {
     return null;
   }
 
-  private void finish(long tsNs, Listener l) {
+  private void finish(long tsNs, DecoderListener<MemcachedMessage> l) {
     int opcode = u8(1);
     int status = (u8(6) << 8) | u8(7);
     int opaque = (u8(12) << 24) | (u8(13) << 16) | (u8(14) << 8) | u8(15);

@@ -1,5 +1,7 @@
 package dev.tapflow.stream.protocol.memcached;
 
+import dev.tapflow.stream.protocol.DecoderListener;
+import java.util.function.Consumer;
 import dev.tapflow.stream.protocol.Exchange;
 import dev.tapflow.stream.protocol.FactStatus;
 import dev.tapflow.stream.protocol.ProtocolSession;
@@ -83,50 +85,10 @@ public final class MemcachedSession implements ProtocolSession {
   private boolean evicting;
 
   private SessionOutput out;
-  private final MemcachedTextDecoder.Listener textClientListener = new MemcachedTextDecoder.Listener() {
-    @Override
-    public void message(MemcachedMessage m) {
-      onRequest(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, true, streamOffset, detail);
-    }
-  };
-  private final MemcachedTextDecoder.Listener textServerListener = new MemcachedTextDecoder.Listener() {
-    @Override
-    public void message(MemcachedMessage m) {
-      onTextResponse(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, false, streamOffset, detail);
-    }
-  };
-  private final MemcachedBinaryDecoder.Listener binClientListener = new MemcachedBinaryDecoder.Listener() {
-    @Override
-    public void message(MemcachedMessage m) {
-      onRequest(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, true, streamOffset, detail);
-    }
-  };
-  private final MemcachedBinaryDecoder.Listener binServerListener = new MemcachedBinaryDecoder.Listener() {
-    @Override
-    public void message(MemcachedMessage m) {
-      onBinaryResponse(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, false, streamOffset, detail);
-    }
-  };
+  private final DecoderListener<MemcachedMessage> textClientListener = listener(this::onRequest, true);
+  private final DecoderListener<MemcachedMessage> textServerListener = listener(this::onTextResponse, false);
+  private final DecoderListener<MemcachedMessage> binClientListener = listener(this::onRequest, true);
+  private final DecoderListener<MemcachedMessage> binServerListener = listener(this::onBinaryResponse, false);
 
   public MemcachedSession(SessionLimits limits) {
     this.limits = limits;
@@ -543,5 +505,20 @@ public final class MemcachedSession implements ProtocolSession {
     byte[] b = new byte[n];
     in.readFully(b);
     return new String(b, StandardCharsets.UTF_8);
+  }
+
+  /** A decoder listener handing messages to {@code onMessage} and anomalies, with their direction, to this call's output. */
+  private DecoderListener<MemcachedMessage> listener(Consumer<MemcachedMessage> onMessage, boolean clientSide) {
+    return new DecoderListener<>() {
+      @Override
+      public void message(MemcachedMessage m) {
+        onMessage.accept(m);
+      }
+
+      @Override
+      public void anomaly(String name, long streamOffset, String detail) {
+        out.anomaly(name, clientSide, streamOffset, detail);
+      }
+    };
   }
 }

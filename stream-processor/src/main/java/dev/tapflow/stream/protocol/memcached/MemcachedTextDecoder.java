@@ -1,5 +1,6 @@
 package dev.tapflow.stream.protocol.memcached;
 
+import dev.tapflow.stream.protocol.DecoderListener;
 import dev.tapflow.stream.protocol.SessionLimits;
 import java.io.DataInput;
 import java.io.DataOutput;
@@ -34,12 +35,6 @@ final class MemcachedTextDecoder {
   static final String BODY_TOO_LARGE = "MEMCACHED_BODY_TOO_LARGE";
   /** A data block not followed by CRLF. */
   static final String BAD_DATA_TERMINATOR = "MEMCACHED_BAD_DATA_TERMINATOR";
-
-  interface Listener {
-    void message(MemcachedMessage m);
-
-    void anomaly(String name, long streamOffset, String detail);
-  }
 
   static final Set<String> STORAGE = Set.of("set", "add", "replace", "append", "prepend", "cas");
   static final Set<String> RETRIEVAL = Set.of("get", "gets", "gat", "gats");
@@ -107,7 +102,7 @@ final class MemcachedTextDecoder {
     return resync || state == State.SKIP_LINE;
   }
 
-  void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, Listener l) {
+  void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, DecoderListener<MemcachedMessage> l) {
     int i = off;
     int end = off + len;
     nextOffset = streamOffset + len;
@@ -208,7 +203,7 @@ final class MemcachedTextDecoder {
     command = key = args = null;
   }
 
-  private void finish(long tsNs, Listener l, boolean error, String errorText) {
+  private void finish(long tsNs, DecoderListener<MemcachedMessage> l, boolean error, String errorText) {
     MemcachedMessage m = new MemcachedMessage(command, key, args, keys, noreply, quiet, msgOffset, msgFirstNs, tsNs,
         msgBytes, hits, error, errorText, -1, 0, 0, 0);
     inMessage = false;
@@ -222,7 +217,7 @@ final class MemcachedTextDecoder {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  private void requestLine(String text, long tsNs, Listener l) {
+  private void requestLine(String text, long tsNs, DecoderListener<MemcachedMessage> l) {
     String[] t = text.trim().isEmpty() ? new String[0] : text.trim().split(" +");
     String word = t.length == 0 ? "" : t[0].toLowerCase(Locale.ROOT);
     boolean known = COMMANDS.contains(word);
@@ -322,7 +317,7 @@ final class MemcachedTextDecoder {
 
   // ---- responses ---------------------------------------------------------------------------
 
-  private void responseLine(String text, long tsNs, Listener l) {
+  private void responseLine(String text, long tsNs, DecoderListener<MemcachedMessage> l) {
     String[] t = text.isEmpty() ? new String[] {""} : text.split(" +");
     String word = t[0];
     if (multi != 0) {
@@ -400,7 +395,7 @@ final class MemcachedTextDecoder {
   }
 
   /** VALUE <key> <flags> <bytes> [<cas unique>]: a hit, then its data block. */
-  private void value(String[] t, int lengthAt, Listener l) {
+  private void value(String[] t, int lengthAt, DecoderListener<MemcachedMessage> l) {
     long n = t.length > lengthAt ? parseLength(t[lengthAt]) : -1;
     if (n < 0) {
       l.anomaly(BAD_LINE, lineOffset, "bad VALUE line");
@@ -410,7 +405,7 @@ final class MemcachedTextDecoder {
     dataBlock(n, l);
   }
 
-  private void dataBlock(long n, Listener l) {
+  private void dataBlock(long n, DecoderListener<MemcachedMessage> l) {
     if (n > limits.maxMessageBytes()) {
       l.anomaly(BODY_TOO_LARGE, lineOffset, "data block of " + n + " bytes");
     }

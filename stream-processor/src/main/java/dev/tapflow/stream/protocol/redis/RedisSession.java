@@ -1,5 +1,7 @@
 package dev.tapflow.stream.protocol.redis;
 
+import dev.tapflow.stream.protocol.DecoderListener;
+import java.util.function.Consumer;
 import dev.tapflow.stream.protocol.Exchange;
 import dev.tapflow.stream.protocol.FactStatus;
 import dev.tapflow.stream.protocol.ProtocolSession;
@@ -102,28 +104,8 @@ public final class RedisSession implements ProtocolSession {
 
   // set for the duration of one call
   private SessionOutput out;
-  private final RespDecoder.Listener clientListener = new RespDecoder.Listener() {
-    @Override
-    public void message(RespMessage m) {
-      onRequest(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, true, streamOffset, detail);
-    }
-  };
-  private final RespDecoder.Listener serverListener = new RespDecoder.Listener() {
-    @Override
-    public void message(RespMessage m) {
-      onReply(m);
-    }
-
-    @Override
-    public void anomaly(String name, long streamOffset, String detail) {
-      out.anomaly(name, false, streamOffset, detail);
-    }
-  };
+  private final DecoderListener<RespMessage> clientListener = listener(this::onRequest, true);
+  private final DecoderListener<RespMessage> serverListener = listener(this::onReply, false);
 
   public RedisSession(SessionLimits limits) {
     this.limits = limits;
@@ -538,5 +520,20 @@ public final class RedisSession implements ProtocolSession {
     byte[] b = new byte[n];
     in.readFully(b);
     return new String(b, StandardCharsets.UTF_8);
+  }
+
+  /** A decoder listener handing messages to {@code onMessage} and anomalies, with their direction, to this call's output. */
+  private DecoderListener<RespMessage> listener(Consumer<RespMessage> onMessage, boolean clientSide) {
+    return new DecoderListener<>() {
+      @Override
+      public void message(RespMessage m) {
+        onMessage.accept(m);
+      }
+
+      @Override
+      public void anomaly(String name, long streamOffset, String detail) {
+        out.anomaly(name, clientSide, streamOffset, detail);
+      }
+    };
   }
 }

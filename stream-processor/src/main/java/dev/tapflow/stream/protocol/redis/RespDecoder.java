@@ -1,5 +1,6 @@
 package dev.tapflow.stream.protocol.redis;
 
+import dev.tapflow.stream.protocol.DecoderListener;
 import dev.tapflow.stream.protocol.SessionLimits;
 import java.io.DataInput;
 import java.io.DataOutput;
@@ -27,13 +28,6 @@ import java.io.IOException;
 public final class RespDecoder {
 
   /** Receives what the decoder finds. Must not throw. */
-  public interface Listener {
-    /** A complete top-level message; {@code message} is reused after this call returns. */
-    void message(RespMessage message);
-
-    void anomaly(String name, long streamOffset, String detail);
-  }
-
   // ---- anomaly names (stable: they are counted and published) ------------------------------
 
   /** A byte that is not a RESP type where a type was due (or not {@code $} inside a request). */
@@ -95,7 +89,7 @@ public final class RespDecoder {
   // the chunk being decoded (not state: set on every call)
   private long chunkBase;
   private long chunkTs;
-  private Listener listener;
+  private DecoderListener<RespMessage> listener;
 
   // the current element
   private byte curType;
@@ -167,7 +161,7 @@ public final class RespDecoder {
    * Decodes the next bytes of the stream. Bytes before {@link #nextOffset()} (a retransmission
    * overlap) are skipped; a jump forward must be reported with {@link #gap} first.
    */
-  public void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, Listener l) {
+  public void decode(byte[] buf, int off, int len, long streamOffset, long tsNs, DecoderListener<RespMessage> l) {
     if (len <= 0) {
       return;
     }

@@ -1,5 +1,6 @@
 package dev.tapflow.stream.protocol.redis;
 
+import dev.tapflow.stream.protocol.DecoderListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,7 +27,7 @@ class RespDecoderTest {
   private static final SessionLimits SMALL = new SessionLimits(8, 100, 10, 3, 40, 16);
 
   /** What a decoder reported: "type elements items..." per message, and anomalies as "NAME@offset". */
-  private static final class Collect implements RespDecoder.Listener {
+  private static final class Collect implements DecoderListener<RespMessage> {
     final List<String> messages = new ArrayList<>();
     final List<String> anomalies = new ArrayList<>();
 
