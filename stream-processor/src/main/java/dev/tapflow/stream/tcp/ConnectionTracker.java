@@ -30,6 +30,9 @@ public final class ConnectionTracker {
   /** Give up detecting the protocol after this many bytes without a probe match. */
   private static final int MAX_PROBE_BYTES = 16 * 1024;
 
+  /** Anomaly: bytes of one direction are missing from the capture; the detail says why ({@link StreamReassembler.GapCause}). */
+  public static final String GAP = "TCP_GAP";
+
   public static final int FIN = 0x01;
   public static final int SYN = 0x02;
   public static final int RST = 0x04;
@@ -99,8 +102,8 @@ public final class ConnectionTracker {
    * window (by this connection's own capture time) become TIMEOUT facts, so a very late
    * response never pairs with a request already given up on.
    */
-  public void segment(boolean aToB, long tsNs, long seq, int flags, byte[] payload,
-      long windowNs, Settings settings, Output out) {
+  public void segment(boolean aToB, long tsNs, long seq, long ack, int flags, byte[] payload,
+      int wireLen, long windowNs, Settings settings, Output out) {
     if (firstSeenNs == 0) {
       firstSeenNs = tsNs;
     }
@@ -113,8 +116,14 @@ public final class ConnectionTracker {
       boolean synAck = (flags & ACK) != 0;
       role = (byte) ((aToB ^ synAck) ? 1 : 2);
     }
+    if ((flags & ACK) != 0) {
+      // what this side acknowledges of the other direction crossed the wire: holes before it
+      // are capture loss, and the bytes after them must reach the session before this
+      // segment's own bytes (a reply after the requests it answers)
+      (aToB ? fromB : fromA).acked(ack, tsNs, new Delivery(!aToB, settings, out));
+    }
     StreamReassembler r = aToB ? fromA : fromB;
-    r.segment(seq, syn, (flags & FIN) != 0, payload, tsNs, settings.reassemblyLimits(),
+    r.segment(seq, syn, (flags & FIN) != 0, payload, wireLen, tsNs, settings.reassemblyLimits(),
         new Delivery(aToB, settings, out));
     if ((flags & RST) != 0) {
       reset = true;
@@ -168,10 +177,18 @@ public final class ConnectionTracker {
     }
 
     @Override
-    public void gap(long streamOffset, long length, long tsNs) {
+    public void gap(long streamOffset, long length, long tsNs, StreamReassembler.GapCause cause) {
+      boolean client = role == 0 || isClient(fromASide);
+      out.anomaly(ConnectionTracker.this, GAP, client, streamOffset,
+          length + " bytes not captured (" + cause.name().toLowerCase(java.util.Locale.ROOT) + ")");
       if (session != null) {
-        session.gap(isClient(fromASide), streamOffset, length, tsNs, bind(out));
+        session.gap(client, streamOffset, length, tsNs, bind(out));
       }
+    }
+
+    @Override
+    public void anomaly(String name, long streamOffset, String detail) {
+      out.anomaly(ConnectionTracker.this, name, role == 0 || isClient(fromASide), streamOffset, detail);
     }
   }
 

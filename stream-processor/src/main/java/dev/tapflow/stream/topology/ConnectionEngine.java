@@ -111,8 +111,8 @@ public final class ConnectionEngine {
     TrackerOutput to = new TrackerOutput(keyBytes, out);
     for (int i = 0; i < segments.size(); i++) {
       Segment s = segments.get(i);
-      tracker.segment(s.getAToB(), s.getTsNs(), s.getSeq(), s.getFlags(), bytes(s.getPayload()),
-          windowNs, settings, to);
+      tracker.segment(s.getAToB(), s.getTsNs(), s.getSeq(), s.getAck(), s.getFlags(), bytes(s.getPayload()),
+          s.getPayloadLen(), windowNs, settings, to);
       if (tracker.finished()) {
         tracker.close(s.getTsNs(), settings, to);
         store.delete(keyBytes);
