@@ -119,6 +119,9 @@ class LocalPipelineTest {
     r.put("request_offset", f.getRequestOffset());
     r.put("args", f.getArgs());
     r.put("loss", f.getLoss());
+    r.put("request_gap", f.getRequestGap());
+    r.put("response_gap", f.getResponseGap());
+    r.put("pairing", f.getPairing());
     return new TreeMap<>(r);
   }
 

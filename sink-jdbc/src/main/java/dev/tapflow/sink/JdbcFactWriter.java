@@ -20,9 +20,9 @@ public final class JdbcFactWriter {
       "id", "agent", "protocol", "vantage", "client_ip", "client_port", "server_ip", "server_port",
       "command", "resource", "status", "error", "request_first_ns", "request_last_ns",
       "response_first_ns", "response_last_ns", "latency_ns", "request_bytes", "response_bytes",
-      "request_offset", "args", "loss");
+      "request_offset", "args", "loss", "request_gap", "response_gap", "pairing");
 
-  /** Default rows per statement: 500 x 22 parameters stays far below the protocol's 65535. */
+  /** Default rows per statement: 500 x 25 parameters stays far below the protocol's 65535. */
   public static final int DEFAULT_ROWS_PER_STATEMENT = 500;
 
   private final int rowsPerStatement;
@@ -99,6 +99,9 @@ public final class JdbcFactWriter {
     ps.setLong(p++, f.getRequestOffset());
     ps.setString(p++, f.getArgs());
     ps.setBoolean(p++, f.getLoss());
+    ps.setBoolean(p++, f.getRequestGap());
+    ps.setBoolean(p++, f.getResponseGap());
+    ps.setString(p++, f.getPairing());
     return p;
   }
 

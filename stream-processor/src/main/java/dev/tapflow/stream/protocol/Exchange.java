@@ -14,7 +14,9 @@ package dev.tapflow.stream.protocol;
  * @param requestOffset   stream offset of the request's first byte (identity of the fact)
  * @param responseFirstNs capture time of the response's first packet, or -1 without a response
  * @param responseLastNs  capture time of the response's last packet, or -1 without a response
- * @param loss            bytes of the request or its response were lost at capture
+ * @param requestGap      bytes of the request itself were not captured (its command is known)
+ * @param responseGap     bytes of the response were not captured, or a gap may have held it
+ * @param pairing         how the response was found
  */
 public record Exchange(
     String command,
@@ -29,9 +31,33 @@ public record Exchange(
     long responseFirstNs,
     long responseLastNs,
     long responseBytes,
-    boolean loss) {
+    boolean requestGap,
+    boolean responseGap,
+    Pairing pairing) {
+
+  /** How a response was matched to its request. */
+  public enum Pairing {
+    /** by position on the connection (the protocol answers in order) */
+    ORDER,
+    /** by position, right after requests lost in a gap: exact for clients that wait for each reply; inside a pipelined batch possibly shifted, never beyond the batch */
+    AFTER_GAP,
+    /** by an id the protocol carries (memcached binary opaque, Kafka correlation id, DNS id) */
+    ID,
+    /** no response: TIMEOUT or NO_REPLY */
+    NONE;
+
+    /** The name on facts: {@code order}, {@code after_gap}, {@code id}, {@code none}. */
+    public String factName() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
 
   public boolean hasResponse() {
     return responseFirstNs >= 0;
+  }
+
+  /** Bytes of the request or its response were lost at capture. */
+  public boolean loss() {
+    return requestGap || responseGap;
   }
 }

@@ -36,7 +36,10 @@ public final class FactMapper {
         .setRequestBytes(ex.requestBytes())
         .setResponseBytes(ex.responseBytes())
         .setRequestOffset(ex.requestOffset())
-        .setLoss(ex.loss());
+        .setLoss(ex.loss())
+        .setRequestGap(ex.requestGap())
+        .setResponseGap(ex.responseGap())
+        .setPairing(ex.pairing().factName());
     if (ex.hasResponse()) {
       b.setResponseFirstNs(ex.responseFirstNs())
           .setResponseLastNs(ex.responseLastNs())

@@ -335,8 +335,10 @@ public final class MemcachedSession implements ProtocolSession {
   }
 
   private void emit(Pending p, FactStatus status, String error, long respFirst, long respLast, long respBytes, boolean loss) {
+    Exchange.Pairing pairing = respFirst < 0 ? Exchange.Pairing.NONE
+        : mode == MODE_BINARY ? Exchange.Pairing.ID : Exchange.Pairing.ORDER;
     out.exchange(new Exchange(p.command, p.resource, p.args, status, error, p.offset, p.firstNs, p.lastNs, p.bytes,
-        respFirst, respLast, respBytes, loss));
+        respFirst, respLast, respBytes, false, loss, pairing));
   }
 
   // ---- loss, time, end ---------------------------------------------------------------------
@@ -352,6 +354,9 @@ public final class MemcachedSession implements ProtocolSession {
         partial = (clientSide ? binClient : binServer).gap(streamOffset, length);
       }
       o.anomaly(GAP, clientSide, streamOffset, length + " bytes not captured" + (partial ? "; partial message dropped" : ""));
+      if (mode == MODE_BINARY && clientSide) {
+        return; // replies carry their request's opaque: the known pending requests still pair exactly
+      }
       while (!pending.isEmpty()) {
         Pending p = pending.pollFirst();
         emit(p, p.quiet && !clientSide ? FactStatus.NO_REPLY : FactStatus.TIMEOUT, null, -1, -1, 0, true);

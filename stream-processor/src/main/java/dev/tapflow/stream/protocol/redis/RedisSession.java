@@ -45,13 +45,18 @@ import java.util.Iterator;
  *       never paired with a younger request. The same holds for requests evicted by
  *       {@code maxPendingRequests} ({@code RESP_TOO_MANY_PENDING}, raised once per episode:
  *       again only after a reply has been paired).
- *   <li><b>Gaps</b> (best effort; full loss handling is a later issue): a client-side gap
- *       drops the partial request and leaves a marker in the queue for the requests it may
- *       have held: replies captured before the next known request was complete answer the
- *       lost ones ({@code RESP_RESPONSE_TO_LOST_REQUEST}), the first one after it retires
- *       the marker. A server-side gap may have carried any number of replies, so every
- *       pending request becomes TIMEOUT with {@code loss}; replies still owed to them then
- *       meet an empty queue or causality and become orphans instead of shifting pairs.
+ *   <li><b>Gaps</b>: a gap inside a bulk body loses no framing (the declared length says
+ *       where the message ends): the message completes, marked lossy, and pairs as usual.
+ *       A client-side gap that cuts a request whose command was captured keeps that request
+ *       in the queue ({@code request_gap}); whole requests may have been in the gap, so a
+ *       marker follows it: replies captured before the next known request was complete
+ *       answer the lost ones ({@code RESP_RESPONSE_TO_LOST_REQUEST}), and the first one after
+ *       it retires the marker and pairs as {@code after_gap}. A server-side gap that cuts a
+ *       reply whose start was captured gives the head request that reply
+ *       ({@code response_gap}); any number of whole replies may have followed in the gap, so
+ *       every other pending request becomes TIMEOUT with {@code response_gap}; replies still
+ *       owed to them then meet an empty queue or causality and become orphans instead of
+ *       shifting pairs.
  * </ul>
  */
 public final class RedisSession implements ProtocolSession {
@@ -69,7 +74,7 @@ public final class RedisSession implements ProtocolSession {
   /** The connection ended in the middle of a message. */
   public static final String INCOMPLETE_AT_CLOSE = "RESP_INCOMPLETE_AT_CLOSE";
 
-  private static final int STATE_FORMAT = 1;
+  private static final int STATE_FORMAT = 2;
 
   /** What a request does to the connection when it is answered. */
   private static final byte EFFECT_NONE = 0;
@@ -80,7 +85,7 @@ public final class RedisSession implements ProtocolSession {
   /** A request waiting for its reply, or a marker for requests lost in a client-side gap. */
   private record Pending(
       boolean marker, String command, String resource, String args, long offset,
-      long firstNs, long lastNs, long bytes, byte effect) {}
+      long firstNs, long lastNs, long bytes, byte effect, boolean requestGap) {}
 
   private final SessionLimits limits;
   private RespDecoder client;
@@ -154,11 +159,15 @@ public final class RedisSession implements ProtocolSession {
       effect = EFFECT_RESET;
     }
     Pending p = new Pending(false, r.command(), r.resource(), r.args(), m.offset(),
-        m.firstTsNs(), m.lastTsNs(), m.length(), effect);
+        m.firstTsNs(), m.lastTsNs(), m.length(), effect, m.isLossy());
     if (!reply) {
-      emit(p, FactStatus.NO_REPLY, null, null, false);
+      emit(p, FactStatus.NO_REPLY, null, null, false, Exchange.Pairing.NONE);
       return;
     }
+    enqueue(p);
+  }
+
+  private void enqueue(Pending p) {
     if (pendingRequests >= Math.max(1, limits.maxPendingRequests())) {
       evictOldest();
     }
@@ -225,7 +234,7 @@ public final class RedisSession implements ProtocolSession {
           out.anomaly(TOO_MANY_PENDING, true, p.offset(), "more than " + limits.maxPendingRequests() + " pending requests");
           evicting = true;
         }
-        emit(p, FactStatus.TIMEOUT, null, null, false);
+        emit(p, FactStatus.TIMEOUT, null, null, false, Exchange.Pairing.NONE);
         return;
       }
     }
@@ -287,6 +296,7 @@ public final class RedisSession implements ProtocolSession {
   }
 
   private void pair(RespMessage m) {
+    Exchange.Pairing how = Exchange.Pairing.ORDER;
     if (lateReplies > 0) {
       lateReplies--;
       out.anomaly(LATE_RESPONSE, false, m.offset(), "reply to a request already reported as TIMEOUT");
@@ -305,6 +315,7 @@ public final class RedisSession implements ProtocolSession {
           return;
         }
         pending.pollFirst(); // the lost requests are all answered
+        how = Exchange.Pairing.AFTER_GAP;
         continue;
       }
       if (m.firstTsNs() < head.lastNs()) {
@@ -317,7 +328,7 @@ public final class RedisSession implements ProtocolSession {
       boolean error = m.isError();
       String errorText = error ? errorText(m) : null;
       applyEffect(head.effect(), error);
-      emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, false);
+      emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, m.isLossy(), how);
       return;
     }
   }
@@ -359,11 +370,12 @@ public final class RedisSession implements ProtocolSession {
     }
   }
 
-  private void emit(Pending p, FactStatus status, RespMessage reply, String error, boolean loss) {
+  private void emit(Pending p, FactStatus status, RespMessage reply, String error, boolean responseGap,
+      Exchange.Pairing pairing) {
     out.exchange(new Exchange(p.command(), p.resource(), p.args(), status, error, p.offset(),
         p.firstNs(), p.lastNs(), p.bytes(),
         reply == null ? -1 : reply.firstTsNs(), reply == null ? -1 : reply.lastTsNs(),
-        reply == null ? 0 : reply.length(), loss));
+        reply == null ? 0 : reply.length(), p.requestGap(), responseGap, pairing));
   }
 
   // ---- loss, time, end ---------------------------------------------------------------------
@@ -373,19 +385,42 @@ public final class RedisSession implements ProtocolSession {
     out = o;
     try {
       RespDecoder d = clientSide ? client : server;
+      RespMessage cut = d.partialMessage();
       boolean partial = d.gap(streamOffset, length);
+      if (!partial && cut != null) {
+        return; // the gap fell inside a bulk body: the message goes on, marked lossy
+      }
       o.anomaly(GAP, clientSide, streamOffset, length + " bytes not captured" + (partial ? "; partial message dropped" : ""));
       if (clientSide) {
+        if (partial && cut != null && cut.itemCount() > 0 && cut.itemComplete(0)) {
+          // the request's start was captured: its command is known and it takes its place in
+          // the queue (Redis answers it, with whatever its lost bytes said)
+          String command = RedisCommands.commandName(cut);
+          RedisCommands.Request r = RedisCommands.describe(cut, command, limits.maxArgBytes());
+          enqueue(new Pending(false, r.command(), r.resource(), r.args(), cut.offset(),
+              cut.firstTsNs(), cut.lastTsNs(), cut.length(), EFFECT_NONE, true));
+        }
+        // whole requests may have been in the gap: replies to them must not shift the pairs
         Pending last = pending.peekLast();
         if (last == null || !last.marker()) {
-          pending.addLast(new Pending(true, null, null, null, streamOffset, tsNs, tsNs, 0, EFFECT_NONE));
+          pending.addLast(new Pending(true, null, null, null, streamOffset, tsNs, tsNs, 0, EFFECT_NONE, false));
         }
       } else {
-        // any number of replies may have been in the gap: nothing pending can be paired safely
+        Pending head = pending.peekFirst();
+        if (partial && cut != null && lateReplies == 0 && head != null && !head.marker()
+            && cut.firstTsNs() >= head.lastNs() && !cut.isResp3Push() && !subscribed) {
+          // the reply's start was captured in order: it answers the head request; only its
+          // end is missing (a push or a late reply would have been consumed the same way)
+          pending.pollFirst();
+          pendingRequests--;
+          emit(head, cut.isError() ? FactStatus.ERROR : FactStatus.OK, cut, cut.isError() ? errorText(cut) : null,
+              true, Exchange.Pairing.ORDER);
+        }
+        // any number of whole replies may have been in the gap: nothing pending can be paired safely
         while (!pending.isEmpty()) {
           Pending p = pending.pollFirst();
           if (!p.marker()) {
-            emit(p, FactStatus.TIMEOUT, null, null, true);
+            emit(p, FactStatus.TIMEOUT, null, null, true, Exchange.Pairing.NONE);
           }
         }
         pendingRequests = 0;
@@ -405,7 +440,7 @@ public final class RedisSession implements ProtocolSession {
         if (!p.marker()) {
           pendingRequests--;
           lateReplies++; // Redis still owes it a reply: consume that one when it comes
-          emit(p, FactStatus.TIMEOUT, null, null, false);
+          emit(p, FactStatus.TIMEOUT, null, null, false, Exchange.Pairing.NONE);
         }
       }
     } finally {
@@ -426,7 +461,7 @@ public final class RedisSession implements ProtocolSession {
       while (!pending.isEmpty()) {
         Pending p = pending.pollFirst();
         if (!p.marker()) {
-          emit(p, FactStatus.TIMEOUT, null, null, false);
+          emit(p, FactStatus.TIMEOUT, null, null, false, Exchange.Pairing.NONE);
         }
       }
       pendingRequests = 0;
@@ -464,6 +499,7 @@ public final class RedisSession implements ProtocolSession {
       o.writeLong(p.lastNs());
       o.writeLong(p.bytes());
       o.writeByte(p.effect());
+      o.writeBoolean(p.requestGap());
     }
     client.writeTo(o);
     server.writeTo(o);
@@ -488,7 +524,7 @@ public final class RedisSession implements ProtocolSession {
     }
     for (int i = 0; i < n; i++) {
       Pending p = new Pending(in.readBoolean(), readString(in), readString(in), readString(in),
-          in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readByte());
+          in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readByte(), in.readBoolean());
       s.pending.addLast(p);
       if (!p.marker()) {
         s.pendingRequests++;

@@ -53,7 +53,7 @@ public final class RespDecoder {
   private static final int HDR_BYTES = 24;
   /** Bytes of a line kept while resynchronising; longer lines are never message starts. */
   private static final int PROBE_BYTES = 64;
-  private static final int STATE_FORMAT = 1;
+  private static final int STATE_FORMAT = 2;
 
   /** Where the decoder is; the comment shows the wire position. */
   private enum State {
@@ -199,7 +199,23 @@ public final class RespDecoder {
       }
     }
     nextOffset = streamOffset + len;
+    if (state != State.MESSAGE_START && !resynchronising()) {
+      msg.lastTsNs = chunkTs; // the last captured byte of a message in progress, should a gap cut it
+    }
     listener = null;
+  }
+
+  /**
+   * The message in progress, with the bytes captured so far (its length is up to
+   * {@link #nextOffset()}), or null between messages and while resynchronising. Valid until
+   * the next call.
+   */
+  public RespMessage partialMessage() {
+    if (state == State.MESSAGE_START || resynchronising()) {
+      return null;
+    }
+    msg.length = nextOffset - msg.offset;
+    return msg;
   }
 
   /**
@@ -209,6 +225,17 @@ public final class RespDecoder {
    * @return true if a partial message was dropped
    */
   public boolean gap(long streamOffset, long length) {
+    if (state == State.BULK_BODY && started && streamOffset == nextOffset && length <= bulkRemaining) {
+      // $<len>\r\n <gap inside here> \r\n: the declared length keeps the framing; only
+      // body bytes are missing, so the message goes on, marked as lossy
+      bulkRemaining -= length;
+      if (bulkRemaining == 0) {
+        state = State.BULK_CR;
+      }
+      msg.lossy = true;
+      nextOffset += length;
+      return false;
+    }
     boolean partial = !idle() && !resynchronising();
     enterResync(true);
     started = true;
@@ -1013,6 +1040,8 @@ public final class RespDecoder {
     out.writeBoolean(msg.attributes);
     out.writeLong(msg.elements);
     out.writeBoolean(msg.nil);
+    out.writeLong(msg.lastTsNs);
+    out.writeBoolean(msg.lossy);
     out.writeByte(msg.itemCount);
     for (int i = 0; i < msg.itemCount; i++) {
       out.writeByte(msg.itemType[i]);
@@ -1076,6 +1105,8 @@ public final class RespDecoder {
     m.attributes = in.readBoolean();
     m.elements = in.readLong();
     m.nil = in.readBoolean();
+    m.lastTsNs = in.readLong();
+    m.lossy = in.readBoolean();
     m.itemCount = check(in.readUnsignedByte(), RespMessage.MAX_ITEMS);
     for (int i = 0; i < m.itemCount; i++) {
       m.itemType[i] = in.readByte();

@@ -38,6 +38,8 @@ public final class RespMessage {
   long elements;
   /** the value is null: {@code $-1}, {@code *-1}, {@code _} */
   boolean nil;
+  /** a gap inside a bulk body was skipped: the framing held, but body bytes were not captured */
+  boolean lossy;
 
   int itemCount;
   final byte[] itemType = new byte[MAX_ITEMS];
@@ -66,6 +68,7 @@ public final class RespMessage {
     this.unbalancedQuotes = false;
     this.elements = 0;
     this.nil = false;
+    this.lossy = false;
     this.itemCount = 0;
     this.used = 0;
   }
@@ -146,6 +149,11 @@ public final class RespMessage {
 
   public boolean unbalancedQuotes() {
     return unbalancedQuotes;
+  }
+
+  /** Body bytes of this message were not captured (a gap inside a bulk string was skipped). */
+  public boolean isLossy() {
+    return lossy;
   }
 
   public boolean isNil() {

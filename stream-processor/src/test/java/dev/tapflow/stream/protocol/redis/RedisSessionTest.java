@@ -1,6 +1,7 @@
 package dev.tapflow.stream.protocol.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tapflow.stream.protocol.Exchange;
@@ -133,9 +134,74 @@ class RedisSessionTest {
     k.s.gap(false, k.sv, 100, 30, k.out);
     k.sv += 100;
     k.server(40, "lo\r\n+OK\r\n").client(50, "PING\r\n").server(60, "+PONG\r\n");
-    assertEquals(List.of("GET TIMEOUT", "GET TIMEOUT", "PING OK"), k.out.summary());
-    assertTrue(k.out.exchanges.get(0).loss());
+    // the cut reply's start was captured: it answers GET a; GET b's reply may have been in the gap
+    assertEquals(List.of("GET OK", "GET TIMEOUT", "PING OK"), k.out.summary());
+    assertEquals(20, k.out.exchanges.get(0).responseFirstNs());
+    assertTrue(k.out.exchanges.get(0).responseGap());
+    assertTrue(k.out.exchanges.get(1).responseGap());
+    assertEquals(Exchange.Pairing.NONE, k.out.exchanges.get(1).pairing());
     assertEquals(List.of(RedisSession.GAP, RedisSession.ORPHAN_RESPONSE), k.out.anomalyNames());
+  }
+
+  @Test
+  void gapInsideABulkBodyKeepsTheFramingOnBothSides() {
+    Conn k = new Conn(SessionLimits.DEFAULTS).client(10, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n01");
+    k.s.gap(true, k.c, 5, 11, k.out); // bytes 2..6 of the value were not captured
+    k.c += 5;
+    k.client(12, "789\r\n").client(13, "GET k\r\n");
+    k.server(20, "+OK\r\n$10\r\n0123").server(21, "");
+    k.s.gap(false, k.sv, 4, 22, k.out);
+    k.sv += 4;
+    k.server(23, "89\r\n");
+    assertEquals(List.of("SET OK", "GET OK"), k.out.summary());
+    Exchange set = k.out.exchanges.get(0);
+    assertTrue(set.requestGap());
+    assertFalse(set.responseGap());
+    assertEquals(12, set.requestLastNs());
+    assertEquals(Exchange.Pairing.ORDER, set.pairing());
+    Exchange get = k.out.exchanges.get(1);
+    assertFalse(get.requestGap());
+    assertTrue(get.responseGap());
+    assertEquals(20, get.responseFirstNs());
+    assertEquals(23, get.responseLastNs());
+    assertEquals(List.of(), k.out.anomalyNames(), "nothing was dropped");
+  }
+
+  @Test
+  void aRequestCutByAGapKeepsItsPlaceInTheQueue() {
+    Conn k = new Conn(SessionLimits.DEFAULTS).client(10, "*2\r\n$3\r\nGET\r\n$5\r\nkey");
+    k.s.gap(true, k.c, 40, 11, k.out); // the end of GET's key and whatever followed
+    k.c += 40;
+    k.server(20, "$1\r\nv\r\n"); // GET's reply: before any later request was complete
+    k.client(30, "PING\r\n").server(40, "+PONG\r\n");
+    assertEquals(List.of("GET OK", "PING OK"), k.out.summary());
+    Exchange get = k.out.exchanges.get(0);
+    assertTrue(get.requestGap());
+    assertEquals(10, get.requestLastNs());
+    assertEquals(20, get.responseFirstNs());
+    assertEquals(Exchange.Pairing.AFTER_GAP, k.out.exchanges.get(1).pairing());
+    assertEquals(List.of(RedisSession.GAP), k.out.anomalyNames());
+  }
+
+  @Test
+  void requestsLostInsideAPipelineDoNotShiftLaterBatches() {
+    // a -P 3 style client: three requests, three replies, then the next three
+    Conn k = new Conn(SessionLimits.DEFAULTS).client(10, "PING\r\n");
+    k.s.gap(true, k.c, 6, 10, k.out); // the second PING lost by the capture
+    k.c += 6;
+    k.client(10, "PING\r\n");
+    k.server(20, "+PONG\r\n+PONG\r\n+PONG\r\n");
+    k.client(30, "ECHO a\r\nECHO b\r\nECHO c\r\n");
+    k.server(40, "$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+    List<String> summary = k.out.summary();
+    assertEquals(List.of("ECHO OK", "ECHO OK", "ECHO OK"), summary.subList(summary.size() - 3, summary.size()),
+        "the next batch pairs exactly");
+    for (Exchange e : k.out.exchanges) {
+      if (e.command().equals("ECHO")) {
+        assertEquals(40, e.responseFirstNs());
+        assertEquals(Exchange.Pairing.ORDER, e.pairing());
+      }
+    }
   }
 
   @Test
