@@ -26,9 +26,17 @@ import java.io.UncheckedIOException;
  */
 public final class ConnectionTracker {
 
-  private static final byte FORMAT = 2;
+  private static final byte FORMAT = 3;
   /** Give up detecting the protocol after this many bytes without a probe match. */
   private static final int MAX_PROBE_BYTES = 16 * 1024;
+  /**
+   * A session that decoded this many bytes without one exchange, and met bad input on the
+   * way, is not speaking its protocol ({@link #NOT_THIS_PROTOCOL}).
+   */
+  private static final int MAX_UNCONFIRMED_BYTES = 64 * 1024;
+
+  /** Anomaly: a connection on a protocol's port whose bytes are not that protocol; it is no longer decoded. */
+  public static final String NOT_THIS_PROTOCOL = "NOT_THIS_PROTOCOL";
 
   /** Anomaly: bytes of one direction are missing from the capture; the detail says why ({@link StreamReassembler.GapCause}). */
   public static final String GAP = "TCP_GAP";
@@ -60,7 +68,12 @@ public final class ConnectionTracker {
   private ProtocolSession session;
   private boolean undecodable;
   private boolean reset;
+  /** before detection: bytes probed; after: bytes decoded before the first exchange */
   private long probedBytes;
+  /** the session produced an exchange: the protocol is confirmed */
+  private boolean confirmed;
+  /** anomalies of bad input (not gaps) the session raised before it was confirmed */
+  private int badInput;
   private long firstSeenNs;
   private long lastSeenNs;
   private StreamReassembler fromA = new StreamReassembler();
@@ -174,6 +187,17 @@ public final class ConnectionTracker {
       } else {
         session.serverData(buf, off, len, streamOffset, tsNs, bind(out));
       }
+      if (!confirmed && session != null) {
+        probedBytes += len;
+        if (probedBytes > MAX_UNCONFIRMED_BYTES && badInput > 0) {
+          out.anomaly(ConnectionTracker.this, NOT_THIS_PROTOCOL, client, streamOffset,
+              probedBytes + " bytes without one " + protocolName + " exchange, " + badInput
+                  + " decode errors: no longer decoded");
+          session = null;
+          protocolName = null;
+          undecodable = true;
+        }
+      }
     }
 
     @Override
@@ -252,6 +276,7 @@ public final class ConnectionTracker {
     }
     protocolName = chosen.name();
     session = chosen.newSession(settings.sessionLimits());
+    probedBytes = 0;
     SessionOutput so = bind(out);
     StreamReassembler client = role == 1 ? fromA : fromB;
     StreamReassembler server = role == 1 ? fromB : fromA;
@@ -272,11 +297,15 @@ public final class ConnectionTracker {
     return new SessionOutput() {
       @Override
       public void exchange(Exchange exchange) {
+        confirmed = true;
         out.exchange(ConnectionTracker.this, exchange);
       }
 
       @Override
       public void anomaly(String name, boolean clientSide, long streamOffset, String detail) {
+        if (!confirmed && !name.endsWith("_GAP")) {
+          badInput++;
+        }
         out.anomaly(ConnectionTracker.this, name, clientSide, streamOffset, detail);
       }
     };
@@ -318,6 +347,8 @@ public final class ConnectionTracker {
       out.writeBoolean(undecodable);
       out.writeBoolean(reset);
       out.writeLong(probedBytes);
+      out.writeBoolean(confirmed);
+      out.writeInt(badInput);
       out.writeLong(firstSeenNs);
       out.writeLong(lastSeenNs);
       fromA.writeTo(out);
@@ -359,6 +390,8 @@ public final class ConnectionTracker {
     t.undecodable = in.readBoolean();
     t.reset = in.readBoolean();
     t.probedBytes = in.readLong();
+    t.confirmed = in.readBoolean();
+    t.badInput = in.readInt();
     t.firstSeenNs = in.readLong();
     t.lastSeenNs = in.readLong();
     t.fromA = StreamReassembler.readFrom(in);

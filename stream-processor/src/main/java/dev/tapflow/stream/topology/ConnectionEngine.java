@@ -37,6 +37,9 @@ public final class ConnectionEngine {
 
     void delete(byte[] key);
 
+    /** Number of connections held (an estimate is enough: it enforces a bound). */
+    long approximateSize();
+
     /** Every entry; the visitor must not modify the store. */
     void forEach(Visitor visitor);
 
@@ -51,6 +54,9 @@ public final class ConnectionEngine {
 
     void decodeError(byte[] key, DecodeError error);
   }
+
+  /** Counter: a batch of a new connection was not tracked because the task holds {@code maxConnections}. */
+  public static final String TOO_MANY_CONNECTIONS = "TCP_TOO_MANY_CONNECTIONS";
 
   private final ProcessorConfig config;
   private final ConnectionTracker.Settings settings;
@@ -104,6 +110,10 @@ public final class ConnectionEngine {
     if (tracker == null) {
       if (!opensConnection(segments)) {
         return; // a FIN/RST of a connection already closed and dropped: nothing to do
+      }
+      if (store.approximateSize() >= settings.reassemblyLimits().maxConnections()) {
+        count(TOO_MANY_CONNECTIONS); // per batch of an untracked connection
+        return;
       }
       tracker = new ConnectionTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(),
           bytes(key.getIpB()), key.getPortB());

@@ -93,6 +93,11 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
     }
 
     @Override
+    public long approximateSize() {
+      return kv.approximateNumEntries();
+    }
+
+    @Override
     public void forEach(Visitor visitor) {
       try (KeyValueIterator<Bytes, byte[]> it = kv.all()) {
         while (it.hasNext()) {

@@ -33,4 +33,9 @@ public final class InMemoryStore implements ConnectionEngine.Store {
   public int size() {
     return map.size();
   }
+
+  @Override
+  public long approximateSize() {
+    return map.size();
+  }
 }

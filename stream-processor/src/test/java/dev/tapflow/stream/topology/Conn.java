@@ -71,7 +71,7 @@ final class Conn {
         .setTsNs(tsNs)
         .setAToB(aToB)
         .setSeq(seq & 0xFFFFFFFFL)
-        .setAck(0)
+        .setAck((aToB ? serverSeq : clientSeq) & 0xFFFFFFFFL) // everything the other side sent so far
         .setFlags(flags)
         .setPayload(ByteBuffer.wrap(payload))
         .setPayloadLen(payload.length)
