@@ -59,7 +59,7 @@ class ConnectionEngineLossTest {
     Segment lostReply = c.server(T0 + 5 * MS, "$1\r\n2\r\n"); // answers the lost GET, and acks it
     Segment next = c.client(T0 + 6 * MS, resp("GET", "c"));
     Segment reply = c.server(T0 + 8 * MS, "$1\r\n3\r\n");
-    feed(engine, c, lostReply, next, reply);
+    feed(engine, c, lostReply, next, reply, c.client(T0 + 9 * MS, resp("PING"))); // the client moves on
     assertEquals(List.of("GET a OK", "GET c OK"), facts.stream().map(f -> f.getCommand() + " " + f.getResource() + " " + f.getStatus()).toList());
     LatencyFact getC = facts.get(1);
     assertEquals(T0 + 6 * MS, getC.getRequestLastNs());

@@ -87,10 +87,20 @@ public final class RedisSession implements ProtocolSession {
       boolean marker, String command, String resource, String args, long offset,
       long firstNs, long lastNs, long bytes, byte effect, boolean requestGap) {}
 
+  /** A reply held while a gap marker is unresolved: what a fact needs of it. */
+  private record Held(long offset, long firstNs, long lastNs, long bytes, boolean error, String errorText,
+      boolean lossy) {}
+
   private final SessionLimits limits;
   private RespDecoder client;
   private RespDecoder server;
   private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+  /**
+   * Replies waiting while a gap marker is at the head of the queue and the known requests
+   * after it are complete: some answer the lost requests, the rest the known ones, in order.
+   * Resolved by alignment from the end once the client moves on ({@link #resolveHeld}).
+   */
+  private final ArrayDeque<Held> held = new ArrayDeque<>();
   private int pendingRequests;
   /** replies Redis still owes to requests already reported as TIMEOUT */
   private long lateReplies;
@@ -149,6 +159,9 @@ public final class RedisSession implements ProtocolSession {
   // ---- requests ----------------------------------------------------------------------------
 
   private void onRequest(RespMessage m) {
+    if (!held.isEmpty()) {
+      resolveHeld(m.firstTsNs(), false);
+    }
     String command = RedisCommands.commandName(m);
     RedisCommands.Request r = RedisCommands.describe(m, command, limits.maxArgBytes());
     boolean reply = expectsReply(m, command);
@@ -296,7 +309,6 @@ public final class RedisSession implements ProtocolSession {
   }
 
   private void pair(RespMessage m) {
-    Exchange.Pairing how = Exchange.Pairing.ORDER;
     if (lateReplies > 0) {
       lateReplies--;
       out.anomaly(LATE_RESPONSE, false, m.offset(), "reply to a request already reported as TIMEOUT");
@@ -314,9 +326,15 @@ public final class RedisSession implements ProtocolSession {
           out.anomaly(RESPONSE_TO_LOST_REQUEST, false, m.offset(), "reply to a request lost in a gap");
           return;
         }
-        pending.pollFirst(); // the lost requests are all answered
-        how = Exchange.Pairing.AFTER_GAP;
-        continue;
+        // it may answer a lost request or a known one: wait until the client moves on
+        if (held.size() >= Math.max(1, limits.maxPendingRequests())) {
+          Held oldest = held.pollFirst();
+          out.anomaly(TOO_MANY_PENDING, false, oldest.offset(), "more than " + limits.maxPendingRequests()
+              + " replies held after a gap");
+        }
+        held.addLast(new Held(m.offset(), m.firstTsNs(), m.lastTsNs(), m.length(), m.isError(),
+            m.isError() ? errorText(m) : null, m.isLossy()));
+        return;
       }
       if (m.firstTsNs() < head.lastNs()) {
         out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "reply captured before the pending request was complete");
@@ -328,9 +346,67 @@ public final class RedisSession implements ProtocolSession {
       boolean error = m.isError();
       String errorText = error ? errorText(m) : null;
       applyEffect(head.effect(), error);
-      emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, m.isLossy(), how);
+      emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, m.isLossy(), Exchange.Pairing.ORDER);
       return;
     }
+  }
+
+  /**
+   * Pairs the replies held behind a gap marker. The marker's group is the known requests
+   * after it (up to another marker); Redis answered the lost requests first and the known
+   * ones after, one reply each, so once every reply of the group is in, the last
+   * {@code n} held replies answer the {@code n} known requests and the others the lost ones.
+   * The group is complete when at least {@code n} replies are held and the client sent its
+   * next request after the last of them ({@code nextRequestNs}: a client that waits for its
+   * replies, alone or by pipelined batch), or when {@code force} (time-out, close). A pair
+   * that breaks causality (reply before its request) is not made.
+   */
+  private void resolveHeld(long nextRequestNs, boolean force) {
+    Pending head = pending.peekFirst();
+    if (head == null || !head.marker() || held.isEmpty()) {
+      return;
+    }
+    int n = 0;
+    Iterator<Pending> it = pending.iterator();
+    it.next();
+    while (it.hasNext() && !it.next().marker()) {
+      n++;
+    }
+    boolean complete = held.size() >= n && held.peekLast().firstNs() <= nextRequestNs;
+    if (!complete && !force) {
+      return;
+    }
+    pending.pollFirst(); // the marker
+    if (held.size() < n) {
+      // forced before every reply came: which reply is whose cannot be known
+      for (int i = 0; i < n; i++) {
+        Pending p = pending.pollFirst();
+        pendingRequests--;
+        emit(p, FactStatus.TIMEOUT, null, null, true, Exchange.Pairing.NONE);
+      }
+      while (!held.isEmpty()) {
+        out.anomaly(RESPONSE_TO_LOST_REQUEST, false, held.pollFirst().offset(), "reply after a gap that cannot be paired");
+      }
+      return;
+    }
+    while (held.size() > n) {
+      out.anomaly(RESPONSE_TO_LOST_REQUEST, false, held.pollFirst().offset(), "reply to a request lost in a gap");
+    }
+    for (int i = 0; i < n; i++) {
+      Pending p = pending.pollFirst();
+      pendingRequests--;
+      Held h = held.pollFirst();
+      if (h.firstNs() < p.lastNs()) {
+        out.anomaly(ORPHAN_RESPONSE, false, h.offset(), "reply after a gap captured before the request it would answer");
+        emit(p, FactStatus.TIMEOUT, null, null, true, Exchange.Pairing.NONE);
+        continue;
+      }
+      applyEffect(p.effect(), h.error());
+      out.exchange(new Exchange(p.command(), p.resource(), p.args(), h.error() ? FactStatus.ERROR : FactStatus.OK,
+          h.errorText(), p.offset(), p.firstNs(), p.lastNs(), p.bytes(), h.firstNs(), h.lastNs(), h.bytes(),
+          p.requestGap(), h.lossy(), Exchange.Pairing.AFTER_GAP));
+    }
+    evicting = false;
   }
 
   private Pending firstRequestAfterHead() {
@@ -402,6 +478,10 @@ public final class RedisSession implements ProtocolSession {
         }
         // whole requests may have been in the gap: replies to them must not shift the pairs
         Pending last = pending.peekLast();
+        if (!held.isEmpty()) {
+          resolveHeld(tsNs, true); // a second gap: the first one's group is closed as it stands
+          last = pending.peekLast();
+        }
         if (last == null || !last.marker()) {
           pending.addLast(new Pending(true, null, null, null, streamOffset, tsNs, tsNs, 0, EFFECT_NONE, false));
         }
@@ -417,6 +497,9 @@ public final class RedisSession implements ProtocolSession {
               true, Exchange.Pairing.ORDER);
         }
         // any number of whole replies may have been in the gap: nothing pending can be paired safely
+        while (!held.isEmpty()) {
+          out.anomaly(RESPONSE_TO_LOST_REQUEST, false, held.pollFirst().offset(), "reply after a gap that cannot be paired");
+        }
         while (!pending.isEmpty()) {
           Pending p = pending.pollFirst();
           if (!p.marker()) {
@@ -436,6 +519,10 @@ public final class RedisSession implements ProtocolSession {
     out = o;
     try {
       while (!pending.isEmpty() && pending.peekFirst().lastNs() < deadlineNs) {
+        if (!held.isEmpty() && pending.peekFirst().marker()) {
+          resolveHeld(deadlineNs, true);
+          continue;
+        }
         Pending p = pending.pollFirst();
         if (!p.marker()) {
           pendingRequests--;
@@ -458,6 +545,7 @@ public final class RedisSession implements ProtocolSession {
       if (!server.idle() && !server.resynchronising()) {
         o.anomaly(INCOMPLETE_AT_CLOSE, false, server.nextOffset(), "connection ended inside a reply");
       }
+      resolveHeld(Long.MAX_VALUE, true);
       while (!pending.isEmpty()) {
         Pending p = pending.pollFirst();
         if (!p.marker()) {
@@ -501,6 +589,16 @@ public final class RedisSession implements ProtocolSession {
       o.writeByte(p.effect());
       o.writeBoolean(p.requestGap());
     }
+    o.writeInt(held.size());
+    for (Held h : held) {
+      o.writeLong(h.offset());
+      o.writeLong(h.firstNs());
+      o.writeLong(h.lastNs());
+      o.writeLong(h.bytes());
+      o.writeBoolean(h.error());
+      writeString(o, h.errorText());
+      o.writeBoolean(h.lossy());
+    }
     client.writeTo(o);
     server.writeTo(o);
   }
@@ -529,6 +627,14 @@ public final class RedisSession implements ProtocolSession {
       if (!p.marker()) {
         s.pendingRequests++;
       }
+    }
+    int h = in.readInt();
+    if (h < 0 || h > limits.maxPendingRequests() + 1) {
+      throw new IOException("bad held reply count " + h);
+    }
+    for (int i = 0; i < h; i++) {
+      s.held.addLast(new Held(in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readBoolean(),
+          readString(in), in.readBoolean()));
     }
     s.client = RespDecoder.readFrom(in, true, limits);
     s.server = RespDecoder.readFrom(in, false, limits);
