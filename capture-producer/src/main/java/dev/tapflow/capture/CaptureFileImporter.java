@@ -5,14 +5,16 @@ import java.util.Objects;
 
 /**
  * Reads a pcap/pcapng file and hands its segments, batched per connection, to a
- * {@link BatchListener}: {@link PcapFileReader} → {@link PacketDecoder} → {@link SegmentBatcher}.
+ * {@link BatchListener}: {@link PcapFileReader} → {@link PacketDecoder} (→
+ * {@link IpFragmentReassembler} for IP fragments) → {@link SegmentBatcher}.
  * Single-threaded: the listener runs on the calling thread.
  */
 public final class CaptureFileImporter {
   private final SegmentBatcher.Options options;
+  private final IpFragmentReassembler.Options fragmentOptions;
   private final boolean endOfCapture;
 
-  /** An importer with the default batcher bounds that signals end of capture after each file. */
+  /** An importer with the default bounds that signals end of capture after each file. */
   public CaptureFileImporter() {
     this(SegmentBatcher.Options.defaults(), true);
   }
@@ -24,7 +26,13 @@ public final class CaptureFileImporter {
    *     and signal the end yourself
    */
   public CaptureFileImporter(SegmentBatcher.Options options, boolean endOfCapture) {
+    this(options, IpFragmentReassembler.Options.defaults(), endOfCapture);
+  }
+
+  /** As {@link #CaptureFileImporter(SegmentBatcher.Options, boolean)}, with IP reassembly bounds. */
+  public CaptureFileImporter(SegmentBatcher.Options options, IpFragmentReassembler.Options fragmentOptions, boolean endOfCapture) {
     this.options = Objects.requireNonNull(options, "options");
+    this.fragmentOptions = Objects.requireNonNull(fragmentOptions, "fragmentOptions");
     this.endOfCapture = endOfCapture;
   }
 
@@ -56,6 +64,7 @@ public final class CaptureFileImporter {
             + " (supported: Ethernet, Linux cooked SLL/SLL2, BSD loopback NULL/LOOP, raw IP)");
       }
       SegmentBatcher batcher = new SegmentBatcher(agentId, listener, stats, options);
+      IpFragmentReassembler fragments = new IpFragmentReassembler(stats, fragmentOptions);
       DecodedPacket packet = new DecodedPacket();
       long[] packetNo = {0};
       reader.read((tsNs, wireLen, frame) -> {
@@ -64,11 +73,15 @@ public final class CaptureFileImporter {
         SkipReason skip = PacketDecoder.decode(linkType, frame, 0, frame.length, wireLen, packet);
         if (skip == null) {
           batcher.accept(packet, tsNs, wireLen, no);
+        } else if ((skip == SkipReason.IPV4_FRAGMENT || skip == SkipReason.IPV6_FRAGMENT)
+            && (skip = fragments.accept(packet, tsNs, wireLen)) == null) {
+          batcher.accept(packet, tsNs, fragments.reassembledWireLen(), no); // completed a datagram
         } else {
           stats.skip(skip);
           batcher.advanceTo(tsNs);
         }
       });
+      fragments.finish(stats.lastTsNs());
       batcher.finish();
     }
     if (endOfCapture) {

@@ -9,12 +9,17 @@ import java.util.Map;
  * (the reader's); read it after the import returns.
  *
  * <p>Invariant: {@code packets() == segments() + skippedTotal()}: every packet read is either
- * published as a segment or counted under one {@link SkipReason}.
+ * published as a segment or counted under one {@link SkipReason}. IP fragments count as packets
+ * too: the one that completes a datagram is its segment, the others are skipped as
+ * {@code IPV4_FRAGMENT}/{@code IPV6_FRAGMENT}; what reassembly did is in the separate
+ * {@link FragmentEvent} counters.
  */
 public final class CaptureStats {
   private static final SkipReason[] REASONS = SkipReason.values();
+  private static final FragmentEvent[] FRAGMENT_EVENTS = FragmentEvent.values();
 
   private final long[] skipped = new long[REASONS.length];
+  private final long[] fragmentEvents = new long[FRAGMENT_EVENTS.length];
   private long packets;
   private long capturedBytes;
   private long wireBytes;
@@ -39,6 +44,10 @@ public final class CaptureStats {
 
   void skip(SkipReason reason) {
     skipped[reason.ordinal()]++;
+  }
+
+  void fragmentEvent(FragmentEvent event) {
+    fragmentEvents[event.ordinal()]++;
   }
 
   void segment(int capturedPayload) {
@@ -88,10 +97,22 @@ public final class CaptureStats {
 
   /** Non-zero skip counters by reason, in {@link SkipReason} order. */
   public Map<SkipReason, Long> skippedByReason() {
-    Map<SkipReason, Long> m = new EnumMap<>(SkipReason.class);
-    for (SkipReason r : REASONS) {
-      if (skipped[r.ordinal()] != 0) {
-        m.put(r, skipped[r.ordinal()]);
+    return nonZero(SkipReason.class, REASONS, skipped);
+  }
+
+  /** How often IP fragment reassembly did this (fragments or datagrams, as the event says). */
+  public long fragmentEvents(FragmentEvent event) { return fragmentEvents[event.ordinal()]; }
+
+  /** Non-zero fragment reassembly counters, in {@link FragmentEvent} order. */
+  public Map<FragmentEvent, Long> fragmentEventsByKind() {
+    return nonZero(FragmentEvent.class, FRAGMENT_EVENTS, fragmentEvents);
+  }
+
+  private static <E extends Enum<E>> Map<E, Long> nonZero(Class<E> type, E[] all, long[] counts) {
+    Map<E, Long> m = new EnumMap<>(type);
+    for (E e : all) {
+      if (counts[e.ordinal()] != 0) {
+        m.put(e, counts[e.ordinal()]);
       }
     }
     return Collections.unmodifiableMap(m);
@@ -111,6 +132,7 @@ public final class CaptureStats {
     return "packets=" + packets + " segments=" + segments + " batches=" + batches
         + " payload_bytes=" + payloadBytes + " wire_bytes=" + wireBytes
         + " link=" + (linkType < 0 ? "?" : LinkType.name(linkType))
-        + " skipped=" + skippedByReason();
+        + " skipped=" + skippedByReason()
+        + (fragmentEvents[FragmentEvent.FRAGMENTS.ordinal()] == 0 ? "" : " fragments=" + fragmentEventsByKind());
   }
 }

@@ -30,6 +30,28 @@ public final class DecodedPacket {
   int capturedPayloadLen;
   int payloadLen;
 
+  // Set by PacketDecoder.decode only when it returns IPV4_FRAGMENT or IPV6_FRAGMENT (with the
+  // addresses above): the fragment's place in its datagram, read by IpFragmentReassembler.
+  /** Identification: 16 bits (IPv4) or 32 bits (IPv6). */
+  int fragId;
+  /** IPv4 protocol, or the next header in the IPv6 fragment header. */
+  int fragProto;
+  /** Where the fragment's data goes in the datagram, bytes (the header field x 8). */
+  int fragOffset;
+  /** More fragments follow (MF / M). */
+  boolean fragMore;
+  /** Offset of the fragment's data in {@link #frame}. */
+  int fragDataOff;
+  /** Length of the fragment's data, from the IP header. */
+  int fragDataLen;
+  /** Of {@link #fragDataLen}, the bytes present in the frame (fewer when the snap length cut it). */
+  int fragCapturedLen;
+  /**
+   * Bytes before the data that the reassembled datagram's IP length field counts: the IPv4
+   * header, or the IPv6 extension headers before the fragment header.
+   */
+  int fragHeaderLen;
+
   /** The frame the offsets refer to. */
   public byte[] frame() { return frame; }
 

@@ -33,10 +33,10 @@ final class FlowKey {
       dHi = 0;
       dLo = PacketDecoder.u32(f, p.dstAddrOff);
     } else {
-      sHi = u64(f, p.srcAddrOff);
-      sLo = u64(f, p.srcAddrOff + 8);
-      dHi = u64(f, p.dstAddrOff);
-      dLo = u64(f, p.dstAddrOff + 8);
+      sHi = PacketDecoder.u64(f, p.srcAddrOff);
+      sLo = PacketDecoder.u64(f, p.srcAddrOff + 8);
+      dHi = PacketDecoder.u64(f, p.dstAddrOff);
+      dLo = PacketDecoder.u64(f, p.dstAddrOff + 8);
     }
     transport = p.transport;
     v6 = p.addrLen == 16;
@@ -87,10 +87,6 @@ final class FlowKey {
       out[8 + i] = (byte) (lo >>> (56 - 8 * i));
     }
     return out;
-  }
-
-  private static long u64(byte[] b, int i) {
-    return PacketDecoder.u32(b, i) << 32 | PacketDecoder.u32(b, i + 4);
   }
 
   @Override

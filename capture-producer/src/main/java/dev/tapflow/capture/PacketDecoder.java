@@ -2,7 +2,9 @@ package dev.tapflow.capture;
 
 /**
  * Parses link, IP and TCP/UDP headers in place from a captured frame: no copies, no objects,
- * a {@link DecodedPacket} flyweight filled with offsets. Pure and stateless.
+ * a {@link DecodedPacket} flyweight filled with offsets. Pure and stateless: IP fragments are
+ * reassembled by the caller ({@link IpFragmentReassembler}), which parses the whole datagram's
+ * transport header here too.
  *
  * <p>Decisions:
  * <ul>
@@ -11,8 +13,10 @@ package dev.tapflow.capture;
  *   <li>Lengths come from the IP header (Ethernet padding is not payload). A frame cut by the
  *       snap length keeps what was captured; {@code payloadLen} still says what was on the wire.
  *       An IP length of 0 (TSO, IPv6 jumbograms) is taken from the frame's original length.</li>
- *   <li>IP fragments are skipped (counted), not reassembled; an IPv6 atomic fragment (offset 0,
- *       no more fragments; RFC 6946) is a whole packet and is parsed.</li>
+ *   <li>An IP fragment is returned as {@link SkipReason#IPV4_FRAGMENT} or
+ *       {@link SkipReason#IPV6_FRAGMENT} with its addresses and its place in the datagram filled
+ *       in ({@code DecodedPacket.frag*}), for {@link IpFragmentReassembler}. An IPv6 atomic
+ *       fragment (offset 0, no more fragments; RFC 6946) is a whole packet and is parsed.</li>
  * </ul>
  */
 public final class PacketDecoder {
@@ -147,12 +151,17 @@ public final class PacketDecoder {
     int total = u16(b, p + 2);
     if (total == 0) total = ipWireLen; // TSO: the NIC fills the length in
     if (total < hl) return SkipReason.BAD_IP_HEADER;
-    // flags(3) fragment offset(13): MF or a non-zero offset make a fragment
-    if ((u16(b, p + 6) & 0x3FFF) != 0) return SkipReason.IPV4_FRAGMENT;
     out.ipVersion = 4;
     out.addrLen = 4;
     out.srcAddrOff = p + 12;
     out.dstAddrOff = p + 16;
+    // flags(3) fragment offset(13): MF or a non-zero offset make a fragment
+    int frag = u16(b, p + 6);
+    if ((frag & 0x3FFF) != 0) {
+      // identification at p + 4; offset in 8-byte units
+      fragment(out, u16(b, p + 4), b[p + 9] & 0xFF, (frag & 0x1FFF) * 8, (frag & 0x2000) != 0, p + hl, total - hl, end, hl);
+      return SkipReason.IPV4_FRAGMENT;
+    }
     return decodeTransport(b[p + 9] & 0xFF, b, p + hl, total - hl, end, out);
   }
 
@@ -178,7 +187,17 @@ public final class PacketDecoder {
         case 44: { // fragment: next(1) reserved(1) offset(13) res(2) M(1) id(4)
           if (n == MAX_IPV6_EXTENSION_HEADERS) return SkipReason.BAD_IP_HEADER;
           if (end - q < 8) return SkipReason.TRUNCATED_IP_HEADER;
-          if ((u16(b, q + 2) & 0xFFF9) != 0) return SkipReason.IPV6_FRAGMENT;
+          int offM = u16(b, q + 2);
+          if ((offM & 0xFFF9) != 0) {
+            if (remaining < 8) return SkipReason.BAD_IP_HEADER;
+            out.ipVersion = 6;
+            out.addrLen = 16;
+            out.srcAddrOff = p + 8;
+            out.dstAddrOff = p + 24;
+            // the offset field is already x 8 in place: its low 3 bits are res(2) M(1)
+            fragment(out, (int) u32(b, q + 4), b[q] & 0xFF, offM & 0xFFF8, (offM & 1) != 0, q + 8, remaining - 8, end, q - p - 40);
+            return SkipReason.IPV6_FRAGMENT;
+          }
           hlen = 8; // atomic fragment: the whole packet
           break;
         }
@@ -197,12 +216,26 @@ public final class PacketDecoder {
     }
   }
 
+  private static void fragment(DecodedPacket out, int id, int proto, int offset, boolean more,
+      int dataOff, int dataLen, int end, int headerLen) {
+    out.fragId = id;
+    out.fragProto = proto;
+    out.fragOffset = offset;
+    out.fragMore = more;
+    out.fragDataOff = dataOff;
+    out.fragDataLen = dataLen;
+    out.fragCapturedLen = Math.max(0, Math.min(end - dataOff, dataLen));
+    out.fragHeaderLen = headerLen;
+  }
+
   /**
+   * Parses a TCP or UDP header; also used on reassembled datagrams.
+   *
    * @param q start of the transport header
    * @param l4Len transport header + payload length, from the IP header
    * @param end end of the captured bytes
    */
-  private static SkipReason decodeTransport(int proto, byte[] b, int q, int l4Len, int end, DecodedPacket out) {
+  static SkipReason decodeTransport(int proto, byte[] b, int q, int l4Len, int end, DecodedPacket out) {
     int l4End = Math.min(end, q + l4Len); // drops Ethernet padding and trailers
     if (proto == DecodedPacket.TCP) {
       // RFC 9293 section 3.1: ports(4) seq(4) ack(4) offset/flags(2) window(2) ...
@@ -248,5 +281,9 @@ public final class PacketDecoder {
 
   static long u32(byte[] b, int i) {
     return ((long) (b[i] & 0xFF) << 24) | (b[i + 1] & 0xFF) << 16 | (b[i + 2] & 0xFF) << 8 | (b[i + 3] & 0xFF);
+  }
+
+  static long u64(byte[] b, int i) {
+    return u32(b, i) << 32 | u32(b, i + 4);
   }
 }

@@ -16,9 +16,13 @@ public enum SkipReason {
   TRUNCATED_IP_HEADER,
   /** Inconsistent IP header: wrong version, IHL below 5, total length below the header, too many extension headers. */
   BAD_IP_HEADER,
-  /** An IPv4 fragment (MF set or offset non-zero); fragments are not reassembled yet. */
+  /**
+   * An IPv4 fragment (MF set or offset non-zero) that did not complete its datagram: held by
+   * {@link IpFragmentReassembler}, or dropped by it ({@link FragmentEvent} says why). The
+   * fragment that completes a datagram is not counted here: it is the datagram's segment.
+   */
   IPV4_FRAGMENT,
-  /** An IPv6 packet with a fragment header (other than an atomic fragment); not reassembled yet. */
+  /** The same for IPv6: a packet with a fragment header (other than an atomic fragment). */
   IPV6_FRAGMENT,
   /** IP payload other than TCP or UDP (ICMP, ESP, SCTP, no-next-header...). */
   NOT_TCP_OR_UDP,

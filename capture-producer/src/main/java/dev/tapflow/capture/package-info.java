@@ -4,6 +4,7 @@
  * <pre>
  * PcapFileReader (libpcap via pcap4j, pcap_loop callback)
  *   -> PacketDecoder (link / IP / TCP-UDP headers parsed in place into a DecodedPacket flyweight)
+ *   -> IpFragmentReassembler (IP fragments only: bounded reassembly, the whole datagram parsed as one packet)
  *   -> SegmentBatcher (canonical connection keys, one open batch per connection, size/time/FIN/RST bounds)
  *   -> BatchListener (KafkaSegmentPublisher, or an in-memory consumer such as {@code tapflow analyze})
  * </pre>

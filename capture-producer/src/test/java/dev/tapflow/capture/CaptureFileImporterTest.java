@@ -203,6 +203,51 @@ class CaptureFileImporterTest {
     assertEquals(stats.packets(), stats.segments() + stats.skippedTotal());
     assertEquals(5, stats.skippedByReason().size());
     assertTrue(stats.toString().contains("IPV4_FRAGMENT=2"), stats.toString());
+    // the two with MF carry 14 bytes (not a multiple of 8); the last IPv4 one is never completed
+    assertEquals(3, stats.fragmentEvents(FragmentEvent.FRAGMENTS));
+    assertEquals(2, stats.fragmentEvents(FragmentEvent.MALFORMED));
+    assertEquals(1, stats.fragmentEvents(FragmentEvent.INCOMPLETE_AT_END));
+    assertTrue(stats.toString().contains("fragments={FRAGMENTS=3, MALFORMED=2, INCOMPLETE_AT_END=1}"), stats.toString());
+  }
+
+  @Test
+  void aFragmentedDatagramIsOneSegmentAtItsLastFragment() throws Exception {
+    byte[] answer = new byte[3000];
+    for (int i = 0; i < answer.length; i++) {
+      answer[i] = (byte) ('a' + i % 26);
+    }
+    byte[] l4 = udp(53, 33000, answer);
+    byte[] f1 = ethernet(ipv4Fragment("10.0.0.53", "10.0.0.2", 17, 0x4242, 0, true, java.util.Arrays.copyOfRange(l4, 0, 1480)));
+    byte[] f2 = ethernet(ipv4Fragment("10.0.0.53", "10.0.0.2", 17, 0x4242, 1480, true, java.util.Arrays.copyOfRange(l4, 1480, 2960)));
+    byte[] f3 = ethernet(ipv4Fragment("10.0.0.53", "10.0.0.2", 17, 0x4242, 2960, false, java.util.Arrays.copyOfRange(l4, 2960, l4.length)));
+    byte[] query = ethernet(ipv4("10.0.0.2", "10.0.0.53", 17, udp(33000, 53, ascii("query"))));
+    Path file = TestPcap.pcap(LinkType.EN10MB, true)
+        .add(ts(0), query)
+        .add(ts(1), f3)                                                      // last fragment first
+        .add(ts(2), ethernet(ipv4("10.0.0.9", "10.0.0.8", 6, tcp(1, 2, 3, 4, SYN, 5, new byte[0]))))
+        .add(ts(3), f1)
+        .add(ts(4), f2)                                                      // completes it
+        .write(dir.resolve("frag.pcap"));
+    Collector c = new Collector();
+    CaptureStats stats = new CaptureFileImporter().importFile(file, "a", c);
+    assertEquals(5, stats.packets());
+    assertEquals(3, stats.segments());
+    assertEquals(2, stats.skipped(SkipReason.IPV4_FRAGMENT));
+    assertEquals(stats.packets(), stats.segments() + stats.skippedTotal());
+    assertEquals(3, stats.fragmentEvents(FragmentEvent.FRAGMENTS));
+    assertEquals(1, stats.fragmentEvents(FragmentEvent.REASSEMBLED));
+    List<Segment> dns = c.batches.stream().filter(e -> e.key().getPortB() == 53)
+        .flatMap(e -> e.batch().getSegments().stream()).toList();
+    assertEquals(2, dns.size(), "query and answer on one connection");
+    Segment a = dns.get(1);
+    assertFalse(a.getAToB(), "from 10.0.0.53 (b) to 10.0.0.2 (a)");
+    assertEquals(ts(4), a.getTsNs(), "the time of the fragment that completed it");
+    assertEquals(5, a.getPacketNo());
+    assertEquals(f1.length + f2.length + f3.length, a.getWireLen());
+    assertEquals(3000, a.getPayloadLen());
+    byte[] got = new byte[a.getPayload().remaining()];
+    a.getPayload().duplicate().get(got);
+    assertArrayEquals(answer, got);
   }
 
   @Test

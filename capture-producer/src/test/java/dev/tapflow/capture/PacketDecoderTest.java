@@ -151,6 +151,41 @@ class PacketDecoderTest {
   }
 
   @Test
+  void fragmentsCarryTheirPlaceInTheDatagram() {
+    byte[] data = new byte[1480];
+    byte[] v4 = ethernet(ipv4Fragment("1.1.1.1", "2.2.2.2", 17, 0xBEEF, 2960, true, data));
+    assertEquals(SkipReason.IPV4_FRAGMENT, decode(LinkType.EN10MB, v4));
+    assertEquals(4, p.ipVersion());
+    assertArrayEquals(addr("1.1.1.1"), p.srcAddr());
+    assertArrayEquals(addr("2.2.2.2"), p.dstAddr());
+    assertEquals(0xBEEF, p.fragId);
+    assertEquals(17, p.fragProto);
+    assertEquals(2960, p.fragOffset);
+    assertTrue(p.fragMore);
+    assertEquals(14 + 20, p.fragDataOff);
+    assertEquals(1480, p.fragDataLen);
+    assertEquals(1480, p.fragCapturedLen);
+    assertEquals(20, p.fragHeaderLen);
+    // cut by the snap length
+    assertEquals(SkipReason.IPV4_FRAGMENT, PacketDecoder.decode(LinkType.EN10MB, v4, 0, 100, v4.length, p));
+    assertEquals(1480, p.fragDataLen);
+    assertEquals(100 - 34, p.fragCapturedLen);
+
+    // IPv6 after a hop-by-hop header; a 32-bit identification; the M flag clear
+    byte[] frag = ipv6Fragment("::1", "::2", 17, 0xCAFEBABE, 65528, false, new byte[7]);
+    byte[] v6 = ipv6("::1", "::2", 0, concat(ext(44, 0), java.util.Arrays.copyOfRange(frag, 40, frag.length)));
+    assertEquals(SkipReason.IPV6_FRAGMENT, decode(LinkType.RAW, v6));
+    assertEquals(6, p.ipVersion());
+    assertArrayEquals(addr("::2"), p.dstAddr());
+    assertEquals(0xCAFEBABE, p.fragId);
+    assertEquals(65528, p.fragOffset);
+    assertFalse(p.fragMore);
+    assertEquals(40 + 8 + 8, p.fragDataOff);
+    assertEquals(7, p.fragDataLen);
+    assertEquals(8, p.fragHeaderLen, "the hop-by-hop header counts in the payload length");
+  }
+
+  @Test
   void badIpv4Headers() {
     byte[] ok = tcp4(ascii("x"));
     byte[] ihl4 = ok.clone();

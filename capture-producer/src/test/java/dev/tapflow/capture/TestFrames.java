@@ -101,6 +101,24 @@ final class TestFrames {
     return b.array();
   }
 
+  /** An IPv4 fragment: {@code data} at byte {@code offset} (a multiple of 8) of datagram {@code id}'s payload. */
+  static byte[] ipv4Fragment(String src, String dst, int proto, int id, int offset, boolean more, byte[] data) {
+    byte[] f = ipv4(src, dst, proto, data, 0, (more ? 0x2000 : 0) | (offset >> 3 & 0x1FFF));
+    f[4] = (byte) (id >> 8);
+    f[5] = (byte) id;
+    return f;
+  }
+
+  /**
+   * An IPv6 fragment: {@code data} at byte {@code offset} (a multiple of 8) of datagram {@code id}'s
+   * fragmentable part; {@code next} is the fragment header's next header.
+   */
+  static byte[] ipv6Fragment(String src, String dst, int next, int id, int offset, boolean more, byte[] data) {
+    ByteBuffer h = ByteBuffer.allocate(8);
+    h.put((byte) next).put((byte) 0).putShort((short) (offset & 0xFFF8 | (more ? 1 : 0))).putInt(id);
+    return ipv6(src, dst, 44, concat(h.array(), data));
+  }
+
   static byte[] concat(byte[]... parts) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (byte[] p : parts) {
