@@ -298,13 +298,19 @@ class FixtureTruthTest {
 
   /** The flat {@code {"command": calls}} object of {@code <name>.commandstats.json}. */
   static Map<String, Integer> commandstats(String name) throws IOException {
-    String json = Files.readString(FIXTURES.resolve(name + ".commandstats.json"));
+    return commandstats(FIXTURES.resolve(name + ".commandstats.json"));
+  }
+
+  /** A flat {@code {"command": calls}} commandstats file. */
+  static Map<String, Integer> commandstats(Path file) throws IOException {
+    String name = file.getFileName().toString();
+    String json = Files.readString(file);
     Map<String, Integer> out = new TreeMap<>();
     Matcher m = JSON_ENTRY.matcher(json);
     while (m.find()) {
       out.put(m.group(1), Integer.parseInt(m.group(2)));
     }
-    assertFalse(out.isEmpty(), name + ".commandstats.json is empty");
+    assertFalse(out.isEmpty(), name + " is empty");
     return out;
   }
 
