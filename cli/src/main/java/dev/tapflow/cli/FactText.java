@@ -26,6 +26,26 @@ final class FactText {
     }
     return String.format(Locale.ROOT, "%s %s:%d => %s:%d %s %-8s %s", time, f.getClientIp(), f.getClientPort(),
         f.getServerIp(), f.getServerPort(), latency, f.getStatus().name(), cmd)
-        + (f.getError() != null ? "  (" + f.getError() + ")" : "");
+        + (f.getError() != null ? "  (" + f.getError() + ")" : "")
+        + lossNote(f);
+  }
+
+  /** Loss evidence, when there is some: {@code  [request_gap response_gap after_gap]}. */
+  private static String lossNote(LatencyFact f) {
+    boolean afterGap = "after_gap".equals(f.getPairing());
+    if (!f.getRequestGap() && !f.getResponseGap() && !afterGap) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder();
+    if (f.getRequestGap()) {
+      b.append(" request_gap");
+    }
+    if (f.getResponseGap()) {
+      b.append(" response_gap");
+    }
+    if (afterGap) {
+      b.append(" after_gap");
+    }
+    return "  [" + b.substring(1) + "]";
   }
 }

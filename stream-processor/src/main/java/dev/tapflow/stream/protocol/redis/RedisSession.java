@@ -106,6 +106,12 @@ public final class RedisSession implements ProtocolSession {
   private long lateReplies;
   /** an eviction was reported and the queue has not drained below the bound since (one anomaly per episode) */
   private boolean evicting;
+  /**
+   * An orphan reply was reported and no reply has paired since: further orphans are not
+   * reported (after a gap in a large nested reply, every element the resynchronised decoder
+   * finds is an orphan; one anomaly says it).
+   */
+  private boolean orphaning;
 
   // Redis' CLIENT REPLY flags: OFF, SKIP (this command is silenced), SKIP_NEXT
   private boolean replyOff;
@@ -317,7 +323,7 @@ public final class RedisSession implements ProtocolSession {
     while (true) {
       Pending head = pending.peekFirst();
       if (head == null) {
-        out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "reply with no pending request");
+        orphan(m.offset(), "reply with no pending request");
         return;
       }
       if (head.marker()) {
@@ -337,12 +343,13 @@ public final class RedisSession implements ProtocolSession {
         return;
       }
       if (m.firstTsNs() < head.lastNs()) {
-        out.anomaly(ORPHAN_RESPONSE, false, m.offset(), "reply captured before the pending request was complete");
+        orphan(m.offset(), "reply captured before the pending request was complete");
         return;
       }
       pending.pollFirst();
       pendingRequests--;
       evicting = false;
+      orphaning = false;
       boolean error = m.isError();
       String errorText = error ? errorText(m) : null;
       applyEffect(head.effect(), error);
@@ -407,6 +414,13 @@ public final class RedisSession implements ProtocolSession {
           p.requestGap(), h.lossy(), Exchange.Pairing.AFTER_GAP));
     }
     evicting = false;
+  }
+
+  private void orphan(long offset, String detail) {
+    if (!orphaning) {
+      out.anomaly(ORPHAN_RESPONSE, false, offset, detail + " (further orphans before the next pair are not reported)");
+      orphaning = true;
+    }
   }
 
   private Pending firstRequestAfterHead() {
@@ -570,6 +584,7 @@ public final class RedisSession implements ProtocolSession {
     o.writeByte(STATE_FORMAT);
     o.writeLong(lateReplies);
     o.writeBoolean(evicting);
+    o.writeBoolean(orphaning);
     o.writeBoolean(replyOff);
     o.writeBoolean(skipThis);
     o.writeBoolean(inMulti);
@@ -610,6 +625,7 @@ public final class RedisSession implements ProtocolSession {
     RedisSession s = new RedisSession(limits);
     s.lateReplies = in.readLong();
     s.evicting = in.readBoolean();
+    s.orphaning = in.readBoolean();
     s.replyOff = in.readBoolean();
     s.skipThis = in.readBoolean();
     s.inMulti = in.readBoolean();
