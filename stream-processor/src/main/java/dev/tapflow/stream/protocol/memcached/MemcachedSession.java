@@ -36,8 +36,11 @@ import java.util.ArrayDeque;
  *       not TIMEOUT: the protocol says they are answered only on error.
  *   <li><b>Causality</b>: a response captured before the head request's last byte cannot
  *       answer it: {@code MEMCACHED_ORPHAN_RESPONSE}, as is any response with nothing pending.
- *   <li><b>Gaps</b> (best effort): a server-side gap times out everything pending (with
- *       loss); a client-side gap too, as the replies to requests it held would shift pairs.
+ *   <li><b>Gaps</b>: a server-side gap times out everything pending (with
+ *       {@code response_gap}); in the text protocol a client-side gap too, as the replies to
+ *       requests it held would shift pairs (replies to the lost requests then meet an empty
+ *       queue or causality and are orphans). Binary responses carry their request's opaque,
+ *       so a client-side gap costs only the requests in it.
  * </ul>
  *
  * Hits and misses of retrievals (get/gets/gat/gats, mg, binary Get*) are counted on the
