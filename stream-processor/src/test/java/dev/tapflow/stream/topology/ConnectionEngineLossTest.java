@@ -12,7 +12,6 @@ import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.Segment;
 import dev.tapflow.schemas.Status;
 import dev.tapflow.stream.tcp.ReassemblyLimits;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -26,20 +25,10 @@ class ConnectionEngineLossTest {
 
   private static final long T0 = 1_704_067_200_000L * MS;
 
-  private final List<LatencyFact> facts = new ArrayList<>();
-  private final List<DecodeError> errors = new ArrayList<>();
+  private final FactCollector out = new FactCollector();
+  private final List<LatencyFact> facts = out.facts();
+  private final List<DecodeError> errors = out.errors();
   private final InMemoryStore store = new InMemoryStore();
-  private final ConnectionEngine.Output out = new ConnectionEngine.Output() {
-    @Override
-    public void fact(byte[] key, LatencyFact fact) {
-      facts.add(fact);
-    }
-
-    @Override
-    public void decodeError(byte[] key, DecodeError error) {
-      errors.add(error);
-    }
-  };
 
   private void feed(ConnectionEngine engine, Conn c, Segment... segments) {
     engine.onBatch(c.keyBytes, c.key, batch(segments), store, out);
