@@ -62,7 +62,7 @@ class LocalPipelineTest {
         Map<String, Object> row = new TreeMap<>();
         for (int i = 1; i <= md.getColumnCount(); i++) {
           if (!md.getColumnName(i).equals("ts")) {
-            row.put(md.getColumnName(i), rs.getObject(i));
+            row.put(md.getColumnName(i), md.getColumnName(i).equals("detail") ? rs.getString(i) : rs.getObject(i));
           }
         }
         stored.put((String) row.get("id"), row);
@@ -122,6 +122,7 @@ class LocalPipelineTest {
     r.put("request_gap", f.getRequestGap());
     r.put("response_gap", f.getResponseGap());
     r.put("pairing", f.getPairing());
+    r.put("detail", f.getDetail().isEmpty() ? "{}" : f.getDetail().toString()); // Redis facts carry none
     return new TreeMap<>(r);
   }
 

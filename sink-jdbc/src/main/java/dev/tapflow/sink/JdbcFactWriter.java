@@ -6,6 +6,8 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Inserts {@link LatencyFact}s into {@code latency_facts} with multi-row
@@ -20,7 +22,7 @@ public final class JdbcFactWriter {
       "id", "agent", "protocol", "vantage", "client_ip", "client_port", "server_ip", "server_port",
       "command", "resource", "status", "error", "request_first_ns", "request_last_ns",
       "response_first_ns", "response_last_ns", "latency_ns", "request_bytes", "response_bytes",
-      "request_offset", "args", "loss", "request_gap", "response_gap", "pairing");
+      "request_offset", "args", "loss", "request_gap", "response_gap", "pairing", "detail");
 
   /** Default rows per statement: 500 x 25 parameters stays far below the protocol's 65535. */
   public static final int DEFAULT_ROWS_PER_STATEMENT = 500;
@@ -65,7 +67,7 @@ public final class JdbcFactWriter {
   static String insertSql(int rows) {
     StringBuilder sql = new StringBuilder(64 + rows * (COLUMNS.size() * 2 + 3));
     sql.append("INSERT INTO latency_facts (").append(String.join(", ", COLUMNS)).append(") VALUES ");
-    String row = "(" + "?, ".repeat(COLUMNS.size() - 1) + "?)";
+    String row = "(" + "?, ".repeat(COLUMNS.size() - 1) + "?::jsonb)"; // detail is last
     for (int r = 0; r < rows; r++) {
       if (r > 0) {
         sql.append(", ");
@@ -102,7 +104,37 @@ public final class JdbcFactWriter {
     ps.setBoolean(p++, f.getRequestGap());
     ps.setBoolean(p++, f.getResponseGap());
     ps.setString(p++, f.getPairing());
+    ps.setString(p++, json(f.getDetail()));
     return p;
+  }
+
+  /** A flat string map as a JSON object, keys sorted. */
+  static String json(Map<String, String> map) {
+    StringBuilder b = new StringBuilder("{");
+    for (Map.Entry<String, String> e : new TreeMap<>(map).entrySet()) {
+      if (b.length() > 1) {
+        b.append(',');
+      }
+      quote(b, e.getKey());
+      b.append(':');
+      quote(b, e.getValue());
+    }
+    return b.append('}').toString();
+  }
+
+  private static void quote(StringBuilder b, String s) {
+    b.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"' || c == '\\') {
+        b.append('\\').append(c);
+      } else if (c < 0x20) {
+        b.append(String.format("\\u%04x", (int) c));
+      } else {
+        b.append(c);
+      }
+    }
+    b.append('"');
   }
 
   private static void setLong(PreparedStatement ps, int p, Long value) throws SQLException {

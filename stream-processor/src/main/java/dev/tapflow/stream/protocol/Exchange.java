@@ -17,6 +17,7 @@ package dev.tapflow.stream.protocol;
  * @param requestGap      bytes of the request itself were not captured (its command is known)
  * @param responseGap     bytes of the response were not captured, or a gap may have held it
  * @param pairing         how the response was found
+ * @param detail          protocol detail for the fact's {@code detail} map (small, bounded; never secrets), never null
  */
 public record Exchange(
     String command,
@@ -33,7 +34,16 @@ public record Exchange(
     long responseBytes,
     boolean requestGap,
     boolean responseGap,
-    Pairing pairing) {
+    Pairing pairing,
+    java.util.Map<String, String> detail) {
+
+  /** An exchange without protocol detail. */
+  public Exchange(String command, String resource, String args, FactStatus status, String error, long requestOffset,
+      long requestFirstNs, long requestLastNs, long requestBytes, long responseFirstNs, long responseLastNs,
+      long responseBytes, boolean requestGap, boolean responseGap, Pairing pairing) {
+    this(command, resource, args, status, error, requestOffset, requestFirstNs, requestLastNs, requestBytes,
+        responseFirstNs, responseLastNs, responseBytes, requestGap, responseGap, pairing, java.util.Map.of());
+  }
 
   /** How a response was matched to its request. */
   public enum Pairing {

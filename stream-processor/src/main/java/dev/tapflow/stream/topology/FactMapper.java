@@ -39,7 +39,8 @@ public final class FactMapper {
         .setLoss(ex.loss())
         .setRequestGap(ex.requestGap())
         .setResponseGap(ex.responseGap())
-        .setPairing(ex.pairing().factName());
+        .setPairing(ex.pairing().factName())
+        .setDetail(ex.detail());
     if (ex.hasResponse()) {
       b.setResponseFirstNs(ex.responseFirstNs())
           .setResponseLastNs(ex.responseLastNs())

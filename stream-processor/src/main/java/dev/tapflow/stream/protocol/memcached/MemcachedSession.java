@@ -12,6 +12,7 @@ import java.io.DataOutput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Map;
 
 /**
  * One memcached TCP connection, text or binary (decided by the first byte: 0x80 from the
@@ -43,10 +44,14 @@ import java.util.ArrayDeque;
  *       so a client-side gap costs only the requests in it.
  * </ul>
  *
- * Hits and misses of retrievals (get/gets/gat/gats, mg, binary Get*) are counted on the
- * session ({@link #hits()}, {@link #misses()}); {@link Exchange} has no field for them yet.
+ * Hits and misses of retrievals (get/gets/gat/gats, mg, binary Get*) are on each such fact's
+ * {@code detail} ({@code hits}, {@code misses}: keys found and not found) and counted on the
+ * session ({@link #hits()}, {@link #misses()}).
  */
 public final class MemcachedSession implements ProtocolSession {
+
+  /** set by a response handler for the fact it is about to emit (not state: consumed in the same call) */
+  private Map<String, String> factDetail = Map.of();
 
   public static final String ORPHAN_RESPONSE = "MEMCACHED_ORPHAN_RESPONSE";
   public static final String MISSING_RESPONSE = "MEMCACHED_MISSING_RESPONSE";
@@ -271,11 +276,14 @@ public final class MemcachedSession implements ProtocolSession {
       if (head.keys > 0) {
         hits += m.hits();
         misses += Math.max(0, head.keys - m.hits());
+        retrieval(m.hits(), Math.max(0, head.keys - m.hits()));
       } else if (head.command.equals("MG")) {
         if (m.command().equals("EN")) {
           misses++;
+          retrieval(0, 1);
         } else if (!m.error()) {
           hits++;
+          retrieval(1, 0);
         }
       }
       emit(head, m.error() ? FactStatus.ERROR : FactStatus.OK, m.errorText(), m.firstNs(), m.lastNs(), m.length(), false);
@@ -322,8 +330,10 @@ public final class MemcachedSession implements ProtocolSession {
     if (isGet(match.opcode)) {
       if (m.status() == 0) {
         hits++;
+        retrieval(1, 0);
       } else if (m.status() == 1) {
         misses++;
+        retrieval(0, 1);
       }
     }
     emit(match, m.status() == 0 ? FactStatus.OK : FactStatus.ERROR, m.errorText(), match.respFirstNs, m.lastNs(),
@@ -337,11 +347,18 @@ public final class MemcachedSession implements ProtocolSession {
     };
   }
 
+  /** The next fact is a retrieval with these hits and misses (its {@code detail}). */
+  private void retrieval(long hitCount, long missCount) {
+    factDetail = Map.of("hits", Long.toString(hitCount), "misses", Long.toString(missCount));
+  }
+
   private void emit(Pending p, FactStatus status, String error, long respFirst, long respLast, long respBytes, boolean loss) {
     Exchange.Pairing pairing = respFirst < 0 ? Exchange.Pairing.NONE
         : mode == MODE_BINARY ? Exchange.Pairing.ID : Exchange.Pairing.ORDER;
+    Map<String, String> detail = factDetail;
+    factDetail = Map.of();
     out.exchange(new Exchange(p.command, p.resource, p.args, status, error, p.offset, p.firstNs, p.lastNs, p.bytes,
-        respFirst, respLast, respBytes, false, loss, pairing));
+        respFirst, respLast, respBytes, false, loss, pairing, detail));
   }
 
   // ---- loss, time, end ---------------------------------------------------------------------
