@@ -205,6 +205,9 @@ public final class StreamReassembler {
     while (!reorder.isEmpty()) {
       forceNext(tsNs, GapCause.STREAM_END, out);
     }
+    if (finOffset > delivered) {
+      declareGap(finOffset - delivered, tsNs, GapCause.STREAM_END, out); // lost before the FIN
+    }
   }
 
   /** Maps a sequence number to a stream offset near {@code delivered}, across wraparound. */

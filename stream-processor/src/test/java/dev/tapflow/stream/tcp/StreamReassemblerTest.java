@@ -244,4 +244,15 @@ class StreamReassemblerTest {
     r.writeTo(new DataOutputStream(bytes));
     assertTrue(bytes.size() <= 48, "idle direction state " + bytes.size() + " bytes");
   }
+
+  @Test
+  void bytesLostBeforeACapturedFinAreAGapAtTheEnd() {
+    StreamReassembler r = new StreamReassembler();
+    Log log = new Log();
+    r.segment(0, false, false, b("ab"), 1, LIMITS, log);
+    r.segment(4, false, true, new byte[0], 2, LIMITS, log); // FIN at 4: bytes 2..3 never captured
+    r.flush(3, log);
+    assertEquals(List.of("0:ab@1", "gap 2+2 STREAM_END@3"), log.events);
+    assertTrue(r.finished());
+  }
 }

@@ -54,6 +54,8 @@ public final class RespDecoder {
   /** Bytes of a line kept while resynchronising; longer lines are never message starts. */
   private static final int PROBE_BYTES = 64;
   private static final int STATE_FORMAT = 2;
+  /** state byte of the short form written between messages */
+  private static final int IDLE = 0x7f;
 
   /** Where the decoder is; the comment shows the wire position. */
   private enum State {
@@ -1004,6 +1006,15 @@ public final class RespDecoder {
   /** Writes the whole decoder state, a partial message included. */
   public void writeTo(DataOutput out) throws IOException {
     out.writeByte(STATE_FORMAT);
+    if (state == State.MESSAGE_START) {
+      // between messages nothing partial is held: the short form (most connections, most of the time)
+      out.writeByte(IDLE);
+      out.writeBoolean(started);
+      out.writeLong(nextOffset);
+      out.writeBoolean(quiet);
+      out.writeBoolean(atLineStart);
+      return;
+    }
     out.writeByte(state.ordinal());
     out.writeBoolean(started);
     out.writeLong(nextOffset);
@@ -1061,6 +1072,13 @@ public final class RespDecoder {
       throw new IOException("unknown RESP decoder state format");
     }
     int st = in.readUnsignedByte();
+    if (st == IDLE) {
+      d.started = in.readBoolean();
+      d.nextOffset = in.readLong();
+      d.quiet = in.readBoolean();
+      d.atLineStart = in.readBoolean();
+      return d;
+    }
     if (st >= State.values().length) {
       throw new IOException("bad decoder state");
     }
