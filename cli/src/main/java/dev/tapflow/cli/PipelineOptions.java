@@ -16,33 +16,44 @@ final class PipelineOptions {
           + "in capture time (e.g. 500ms, 60s, 5m). Default: ${DEFAULT-VALUE}.")
   String window;
 
-  @Option(names = "--server-port", paramLabel = "PROTO=PORT",
-      description = "A server port to decode as a protocol, besides its default port "
-          + "(redis 6379, memcached 11211), e.g. --server-port redis=6380. Repeatable.")
+  @Option(names = {"--protocol", "--server-port"}, paramLabel = "PROTO=PORT[,PORT...]",
+      description = "Server ports to decode as a protocol, besides its default ports "
+          + "(redis 6379, memcached 11211), e.g. --protocol redis=6380,6381. Repeatable. "
+          + "Servers on other ports are recognised by content.")
   List<String> serverPorts = new ArrayList<>();
 
   ProcessorConfig processorConfig() {
-    return ProcessorConfig.defaults().withWindow(Durations.parse(window, "--window"))
+    ProcessorConfig config = ProcessorConfig.defaults().withWindow(Durations.parse(window, "--window"))
         .withServerPorts(serverPortMap());
+    try {
+      config.protocols(); // names the protocols now: a typo is a one-line error, not a stack trace later
+    } catch (IllegalArgumentException e) {
+      throw new UserError("--protocol: " + e.getMessage());
+    }
+    return config;
   }
 
   private Map<String, List<Integer>> serverPortMap() {
     Map<String, List<Integer>> map = new LinkedHashMap<>();
     for (String s : serverPorts) {
       int eq = s.indexOf('=');
-      if (eq <= 0) {
-        throw new UserError("--server-port wants PROTO=PORT, e.g. redis=6380; got '" + s + "'");
+      if (eq <= 0 || eq == s.length() - 1) {
+        throw new UserError("--protocol wants PROTO=PORT[,PORT...], e.g. redis=6380,6381; got '" + s + "'");
       }
-      int port;
-      try {
-        port = Integer.parseInt(s.substring(eq + 1).trim());
-      } catch (NumberFormatException e) {
-        throw new UserError("--server-port: not a port number in '" + s + "'");
+      List<Integer> ports = map.computeIfAbsent(s.substring(0, eq).trim().toLowerCase(java.util.Locale.ROOT),
+          k -> new ArrayList<>());
+      for (String part : s.substring(eq + 1).split(",")) {
+        int port;
+        try {
+          port = Integer.parseInt(part.trim());
+        } catch (NumberFormatException e) {
+          throw new UserError("--protocol: not a port number in '" + s + "'");
+        }
+        if (port < 1 || port > 65535) {
+          throw new UserError("--protocol: port out of range in '" + s + "'");
+        }
+        ports.add(port);
       }
-      if (port < 1 || port > 65535) {
-        throw new UserError("--server-port: port out of range in '" + s + "'");
-      }
-      map.computeIfAbsent(s.substring(0, eq).trim().toLowerCase(java.util.Locale.ROOT), k -> new ArrayList<>()).add(port);
     }
     return map;
   }

@@ -59,7 +59,16 @@ public record ProcessorConfig(
         idleEviction, serverPorts, sessionLimits, reassemblyLimits);
   }
 
+  /**
+   * The protocols with their server ports.
+   *
+   * @throws IllegalArgumentException when {@link #serverPorts} names an unknown protocol
+   */
+  public Protocols protocols() {
+    return Protocols.builtIn(serverPorts);
+  }
+
   ConnectionTracker.Settings trackerSettings() {
-    return new ConnectionTracker.Settings(Protocols.builtIn(serverPorts), sessionLimits, reassemblyLimits);
+    return new ConnectionTracker.Settings(protocols(), sessionLimits, reassemblyLimits);
   }
 }
