@@ -318,7 +318,8 @@ final class MemcachedTextDecoder {
   // ---- responses ---------------------------------------------------------------------------
 
   private void responseLine(String text, long tsNs, DecoderListener<MemcachedMessage> l) {
-    String[] t = text.isEmpty() ? new String[] {""} : text.split(" +");
+    String trimmed = text.trim();
+    String[] t = trimmed.isEmpty() ? new String[] {""} : trimmed.split(" +"); // " " alone splits to nothing
     String word = t[0];
     if (multi != 0) {
       if (word.equals("END")) {
