@@ -47,12 +47,14 @@ import org.slf4j.LoggerFactory;
  * The sink role: consumes {@code tapflow.facts.v1} and writes every {@link LatencyFact} to
  * PostgreSQL's {@code latency_facts}.
  *
- * <p>Guarantee: at least once from Kafka plus an idempotent insert on the fact id, so no
- * loss and no duplicate row. A batch (by size, by age, or when the topic goes quiet) is
- * written in one database transaction; only after that commit are the Kafka offsets
- * committed. A crash in between replays the batch, and the replay inserts nothing. The
- * consumer reads {@code read_committed} with auto commit off. (Issue 6 moves the offsets into
- * the same database transaction; {@link #writeBatch} is where they will go.)
+ * <p>Guarantee: exactly once. A batch (by size, by age, or when the topic goes quiet) is
+ * written in one database transaction together with the consumer's next offsets
+ * ({@code sink_offsets}, per group, topic and partition); when partitions are assigned the
+ * sink seeks to the offsets PostgreSQL holds, so a sink killed at any moment resumes exactly
+ * after the last stored batch. The offsets are also committed to Kafka after the
+ * transaction (for lag monitoring and as the fallback when the database has none), and the
+ * insert is idempotent on the fact id as a second guard. The consumer reads
+ * {@code read_committed} with auto commit off.
  *
  * <p>Failures: a database or broker that is down is retried with exponential backoff
  * (partitions paused, group membership kept) and {@link #status()} says what the sink waits
@@ -432,7 +434,11 @@ public final class FactSink implements Runnable, AutoCloseable {
         inserted = insertOneByOne(c, batch, rejects);
       }
       RejectedRecord.insert(c, rejects);
-      // Issue 6: store the consumer offsets here, in this transaction.
+      Map<TopicPartition, Long> next = new HashMap<>();
+      for (Buffered b : batch) {
+        next.merge(b.partition, b.offset + 1, Math::max);
+      }
+      SinkOffsets.store(c, groupId(), next);
       c.commit();
     } catch (SQLException | RuntimeException e) {
       rollbackQuietly(c);
@@ -638,6 +644,10 @@ public final class FactSink implements Runnable, AutoCloseable {
     }
   }
 
+  private String groupId() {
+    return consumerProperties.getProperty(ConsumerConfig.GROUP_ID_CONFIG);
+  }
+
   private String bootstrap() {
     return consumerProperties.getProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
   }
@@ -692,6 +702,23 @@ public final class FactSink implements Runnable, AutoCloseable {
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       log.debug("assigned {}", partitions);
+      if (partitions.isEmpty()) {
+        return;
+      }
+      // resume where the database says it stands; without it, Kafka's committed offsets
+      // (the idempotent insert keeps a replay harmless)
+      try {
+        Map<TopicPartition, Long> stored = SinkOffsets.load(connection(), groupId(), partitions);
+        connection().commit();
+        stored.forEach((tp, offset) -> {
+          consumer.seek(tp, offset);
+          log.debug("{} resumes at offset {} stored in PostgreSQL", tp, offset);
+        });
+      } catch (SQLException e) {
+        closeConnection();
+        log.info("stored offsets of {} not readable ({}); resuming from Kafka's committed offsets",
+            partitions, e.toString());
+      }
     }
 
     private void closeConnectionIfBroken(Exception e) {
