@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       ImportCommand.class,
       ProcessCommand.class,
       SinkCommand.class,
+      SlowCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tapflow implements Runnable {

@@ -143,15 +143,88 @@ public final class LatencyReport {
       ps.setInt(i, limit);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          long firstNs = rs.getLong("request_first_ns");
-          out.add(new SlowRequest(Instant.ofEpochSecond(0, firstNs), rs.getString("client_ip"),
-              rs.getInt("client_port"), rs.getString("server_ip"), rs.getInt("server_port"),
-              rs.getString("protocol"), rs.getString("command"), rs.getString("resource"),
-              rs.getLong("latency_ns") / 1e6, rs.getString("status")));
+          out.add(slowRequest(rs));
         }
       }
     }
     return out;
+  }
+
+  /**
+   * Which slow requests to list; null fields do not filter.
+   *
+   * @param from         facts whose request started at or after this
+   * @param to           ... and before this
+   * @param serverIp     the server's address as facts write it
+   * @param serverPort   the server's port
+   * @param command      the command as facts write it (upper-cased)
+   * @param minLatencyNs only requests at least this slow
+   * @param agent        one capture agent
+   * @param limit        at most this many, slowest first
+   */
+  public record SlowFilter(Instant from, Instant to, String serverIp, Integer serverPort, String command,
+                           Long minLatencyNs, String agent, int limit) {}
+
+  /** The slowest answered requests that pass {@code f}, slowest first. Every value is a bound parameter. */
+  public static List<SlowRequest> slowest(Connection connection, SlowFilter f) throws SQLException {
+    StringBuilder sql = new StringBuilder("""
+        SELECT request_first_ns, client_ip, client_port, server_ip, server_port, protocol,
+               command, resource, latency_ns, status
+          FROM latency_facts
+         WHERE latency_ns IS NOT NULL""");
+    List<Object> params = new ArrayList<>();
+    condition(sql, params, " AND ts >= ?", f.from() == null ? null : java.sql.Timestamp.from(f.from()));
+    condition(sql, params, " AND ts < ?", f.to() == null ? null : java.sql.Timestamp.from(f.to()));
+    condition(sql, params, " AND server_ip = ?", f.serverIp());
+    condition(sql, params, " AND server_port = ?", f.serverPort());
+    condition(sql, params, " AND command = ?", f.command());
+    condition(sql, params, " AND latency_ns >= ?", f.minLatencyNs());
+    condition(sql, params, " AND agent = ?", f.agent());
+    sql.append(" ORDER BY latency_ns DESC, id LIMIT ?");
+    params.add(f.limit());
+    List<SlowRequest> out = new ArrayList<>();
+    try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
+      for (int i = 0; i < params.size(); i++) {
+        ps.setObject(i + 1, params.get(i));
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(slowRequest(rs));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static void condition(StringBuilder sql, List<Object> params, String fragment, Object value) {
+    if (value != null) {
+      sql.append(fragment);
+      params.add(value);
+    }
+  }
+
+  private static SlowRequest slowRequest(ResultSet rs) throws SQLException {
+    long firstNs = rs.getLong("request_first_ns");
+    return new SlowRequest(Instant.ofEpochSecond(0, firstNs), rs.getString("client_ip"),
+        rs.getInt("client_port"), rs.getString("server_ip"), rs.getInt("server_port"),
+        rs.getString("protocol"), rs.getString("command"), rs.getString("resource"),
+        rs.getLong("latency_ns") / 1e6, rs.getString("status"));
+  }
+
+  /** The slow-request table alone, as {@code tapflow slow} prints it. */
+  public static String renderSlowest(List<SlowRequest> slowest) {
+    StringBuilder out = new StringBuilder();
+    TextTable slow = new TextTable("TIME (UTC)", "CLIENT => SERVER", "COMMAND", "RESOURCE", ">LATENCY ms", "STATUS");
+    for (SlowRequest s : slowest) {
+      slow.row(TIME.format(s.time()), s.client() + " => " + s.server(), printable(s.command(), 24),
+          s.resource() == null ? "" : printable(s.resource(), RESOURCE_WIDTH), ms(s.latencyMs()), s.status());
+    }
+    if (slowest.isEmpty()) {
+      out.append("  (no request with a response matches)\n");
+    } else {
+      slow.appendTo(out);
+    }
+    return out.toString();
   }
 
   /** Renders both tables; see {@link Report#render()}. */
@@ -171,16 +244,7 @@ public final class LatencyReport {
     }
 
     out.append('\n').append(report.slowest().size()).append(" slowest requests\n");
-    TextTable slow = new TextTable("TIME (UTC)", "CLIENT => SERVER", "COMMAND", "RESOURCE", ">LATENCY ms", "STATUS");
-    for (SlowRequest s : report.slowest()) {
-      slow.row(TIME.format(s.time()), s.client() + " => " + s.server(), printable(s.command(), 24),
-          s.resource() == null ? "" : printable(s.resource(), RESOURCE_WIDTH), ms(s.latencyMs()), s.status());
-    }
-    if (report.slowest().isEmpty()) {
-      out.append("  (no request with a response)\n");
-    } else {
-      slow.appendTo(out);
-    }
+    out.append(renderSlowest(report.slowest()));
     return out.toString();
   }
 

@@ -1,0 +1,138 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.embedded.EmbeddedPostgres;
+import dev.tapflow.sink.LatencyReport;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tapflow slow}: the slowest requests in PostgreSQL, filtered by time, server,
+ * command, latency and agent; against the embedded database of {@code tapflow local}
+ * unless {@code --jdbc-url} names another.
+ */
+@Command(name = "slow", mixinStandardHelpOptions = true,
+    description = "The slowest requests stored in PostgreSQL (by tapflow local or tapflow sink), slowest first.")
+final class SlowCommand implements Callable<Integer> {
+
+  private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd[ HH:mm[:ss[.SSSSSS]]]");
+
+  @Option(names = "--since", paramLabel = "DURATION",
+      description = "Only requests from the last DURATION (e.g. 15m, 1h, 7d is 168h). Default: all.")
+  String since;
+
+  @Option(names = "--from", paramLabel = "TIME", description = "Only requests at or after TIME (UTC), e.g. '2026-11-23 10:05'.")
+  String from;
+
+  @Option(names = "--to", paramLabel = "TIME", description = "Only requests before TIME (UTC).")
+  String to;
+
+  @Option(names = "--server", paramLabel = "HOST:PORT", description = "Only this server, e.g. 10.0.0.5:6379 or [::1]:6379.")
+  String server;
+
+  @Option(names = "--command", paramLabel = "NAME", description = "Only this command, e.g. GET (case does not matter).")
+  String command;
+
+  @Option(names = "--min", paramLabel = "DURATION", description = "Only requests at least this slow, e.g. 10ms.")
+  String min;
+
+  @Option(names = "--agent", paramLabel = "ID", description = "Only facts of this capture agent.")
+  String agent;
+
+  @Option(names = "--limit", defaultValue = "20", description = "At most this many rows. Default: ${DEFAULT-VALUE}.")
+  int limit;
+
+  @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
+      description = "Where tapflow local keeps its embedded database. Default: ${DEFAULT-VALUE}.")
+  Path home;
+
+  @Mixin
+  JdbcOptions jdbc;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws SQLException {
+    LatencyReport.SlowFilter filter = filter();
+    PrintWriter out = spec.commandLine().getOut();
+    if (jdbc.jdbcUrl != null) {
+      try (Connection c = DriverManager.getConnection(jdbc.jdbcUrl, jdbc.properties())) {
+        print(out, LatencyReport.slowest(c, filter));
+      }
+      return 0;
+    }
+    Path dir = home.resolve("postgres");
+    if (!Files.isDirectory(dir)) {
+      throw new UserError("no embedded database at " + dir + ": run 'tapflow local FILE...' first, or give --jdbc-url");
+    }
+    try (EmbeddedPostgres pg = EmbeddedPostgres.start(dir); Connection c = pg.connect()) {
+      print(out, LatencyReport.slowest(c, filter));
+    }
+    return 0;
+  }
+
+  private void print(PrintWriter out, List<LatencyReport.SlowRequest> rows) {
+    out.print(LatencyReport.renderSlowest(rows));
+    out.flush();
+  }
+
+  LatencyReport.SlowFilter filter() {
+    if (limit < 1 || limit > 100_000) {
+      throw new UserError("--limit must be between 1 and 100000");
+    }
+    Instant fromTime = from == null ? null : time(from, "--from");
+    if (since != null) {
+      Instant s = Instant.now().minus(PipelineOptions.Durations.parse(since, "--since"));
+      fromTime = fromTime == null || s.isAfter(fromTime) ? s : fromTime;
+    }
+    String ip = null;
+    Integer port = null;
+    if (server != null) {
+      int colon = server.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new UserError("--server wants HOST:PORT, e.g. 10.0.0.5:6379; got '" + server + "'");
+      }
+      ip = server.substring(0, colon).replace("[", "").replace("]", "");
+      try {
+        port = Integer.parseInt(server.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new UserError("--server: not a port in '" + server + "'");
+      }
+    }
+    Long minNs = min == null ? null : PipelineOptions.Durations.parse(min, "--min").toNanos();
+    return new LatencyReport.SlowFilter(fromTime, to == null ? null : time(to, "--to"), ip, port,
+        command == null ? null : command.toUpperCase(Locale.ROOT), minNs, agent, limit);
+  }
+
+  private static Instant time(String text, String option) {
+    try {
+      return Instant.parse(text);
+    } catch (DateTimeParseException e) {
+      try {
+        return LocalDateTime.parse(text.trim().replace('T', ' '), LOCAL_TIME).toInstant(ZoneOffset.UTC);
+      } catch (DateTimeParseException e2) {
+        try {
+          return java.time.LocalDate.parse(text.trim()).atStartOfDay().toInstant(ZoneOffset.UTC);
+        } catch (DateTimeParseException e3) {
+          throw new UserError(option + ": not a time: '" + text + "' (use e.g. '2026-11-23 10:05' or 2026-11-23T10:05:00Z)");
+        }
+      }
+    }
+  }
+}
