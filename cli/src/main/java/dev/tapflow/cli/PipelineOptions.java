@@ -18,7 +18,8 @@ final class PipelineOptions {
 
   @Option(names = "--server-port", paramLabel = "PROTO=PORT",
       description = "A server port to decode as a protocol, besides its default port "
-          + "(redis 6379, memcached 11211), e.g. --server-port redis=6380. Repeatable.")
+          + "(redis 6379, memcached 11211, dns 53; for memcached and dns on TCP and UDP), "
+          + "e.g. --server-port redis=6380. Repeatable.")
   List<String> serverPorts = new ArrayList<>();
 
   ProcessorConfig processorConfig() {
