@@ -18,8 +18,8 @@ final class PipelineOptions {
 
   @Option(names = {"--protocol", "--server-port"}, paramLabel = "PROTO=PORT[,PORT...]",
       description = "Server ports to decode as a protocol, besides its default ports "
-          + "(redis 6379, memcached 11211), e.g. --protocol redis=6380,6381. Repeatable. "
-          + "Servers on other ports are recognised by content.")
+          + "(redis 6379, memcached 11211, dns 53; for memcached and dns on TCP and UDP), "
+          + "e.g. --protocol redis=6380,6381. Repeatable. Servers on other ports are recognised by content.")
   List<String> serverPorts = new ArrayList<>();
 
   ProcessorConfig processorConfig() {

@@ -3,6 +3,7 @@ package dev.tapflow.bench;
 import dev.tapflow.bench.RecordedConnections.Connection;
 import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.Segment;
+import dev.tapflow.stream.flow.Flow;
 import dev.tapflow.stream.protocol.Exchange;
 import dev.tapflow.stream.protocol.Protocols;
 import dev.tapflow.stream.protocol.SessionLimits;
@@ -94,12 +95,12 @@ final class ConnectionStateSize {
     int[] answered = {0};
     ConnectionTracker.Output counter = new ConnectionTracker.Output() {
       @Override
-      public void exchange(ConnectionTracker conn, Exchange exchange) {
+      public void exchange(Flow conn, Exchange exchange) {
         answered[0]++;
       }
 
       @Override
-      public void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail) {}
+      public void anomaly(Flow conn, String name, boolean clientSide, long streamOffset, String detail) {}
     };
     List<Integer> total = new ArrayList<>();
     List<Integer> reassembly = new ArrayList<>();

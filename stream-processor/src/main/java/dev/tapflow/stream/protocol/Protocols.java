@@ -8,12 +8,15 @@ import java.util.Map;
 /**
  * The protocols a processor decodes and which server ports map to which protocol. Ports
  * decide first (configured ports, then each protocol's defaults); content decides when no
- * port matches.
+ * port matches. TCP and UDP have separate port maps: a configured port applies to both for a
+ * protocol that runs over both ({@link DatagramProtocol}).
  */
 public final class Protocols {
 
   private final List<Protocol> all;
+  private final List<DatagramProtocol> datagram = new ArrayList<>();
   private final Map<Integer, Protocol> byPort = new HashMap<>();
+  private final Map<Integer, DatagramProtocol> byDatagramPort = new HashMap<>();
   private final Map<String, Protocol> byName = new HashMap<>();
 
   /**
@@ -27,6 +30,12 @@ public final class Protocols {
       for (int port : p.defaultPorts()) {
         byPort.putIfAbsent(port, p);
       }
+      if (p instanceof DatagramProtocol d) {
+        datagram.add(d);
+        for (int port : d.defaultDatagramPorts()) {
+          byDatagramPort.putIfAbsent(port, d);
+        }
+      }
     }
     serverPorts.forEach((name, ports) -> {
       Protocol p = byName.get(name);
@@ -35,6 +44,9 @@ public final class Protocols {
       }
       for (int port : ports) {
         byPort.put(port, p);
+        if (p instanceof DatagramProtocol d) {
+          byDatagramPort.put(port, d);
+        }
       }
     });
   }
@@ -43,12 +55,18 @@ public final class Protocols {
     List<Protocol> list = new ArrayList<>();
     list.add(new dev.tapflow.stream.protocol.redis.RedisProtocol());
     list.add(new dev.tapflow.stream.protocol.memcached.MemcachedProtocol());
+    list.add(new dev.tapflow.stream.protocol.dns.DnsProtocol());
     return new Protocols(list, serverPorts);
   }
 
-  /** The protocol whose server listens on this port, or null. */
+  /** The protocol whose server listens on this TCP port, or null. */
   public Protocol forPort(int port) {
     return byPort.get(port);
+  }
+
+  /** The protocol whose server listens on this UDP port, or null. */
+  public DatagramProtocol forDatagramPort(int port) {
+    return byDatagramPort.get(port);
   }
 
   public Protocol byName(String name) {
@@ -57,5 +75,10 @@ public final class Protocols {
 
   public List<Protocol> all() {
     return all;
+  }
+
+  /** The protocols that run over UDP, in probe order. */
+  public List<DatagramProtocol> datagramProtocols() {
+    return datagram;
   }
 }

@@ -1,6 +1,7 @@
 package dev.tapflow.stream.tcp;
 
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.stream.flow.FlowOutput;
+import dev.tapflow.stream.flow.TrackedFlow;
 import dev.tapflow.stream.protocol.Protocol;
 import dev.tapflow.stream.protocol.ProtocolSession;
 import dev.tapflow.stream.protocol.Protocols;
@@ -8,6 +9,7 @@ import dev.tapflow.stream.protocol.SessionLimits;
 import dev.tapflow.stream.protocol.SessionOutput;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInput;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -24,7 +26,7 @@ import java.io.UncheckedIOException;
  * protocol's default), then the first bytes' content (a probe that recognises a request or
  * a response).
  */
-public final class ConnectionTracker {
+public final class ConnectionTracker extends TrackedFlow {
 
   private static final byte FORMAT = 3;
   /** Give up detecting the protocol after this many bytes without a probe match. */
@@ -47,62 +49,47 @@ public final class ConnectionTracker {
   public static final int ACK = 0x10;
 
   /** Where the tracker reports facts' raw material and anomalies. */
-  public interface Output {
-    void exchange(ConnectionTracker conn, Exchange exchange);
-
-    void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail);
-  }
+  public interface Output extends FlowOutput {}
 
   /** Settings shared by every tracker of a processor. */
   public record Settings(Protocols protocols, SessionLimits sessionLimits, ReassemblyLimits reassemblyLimits) {}
 
-  private final String agent;
-  private final byte[] ipA;
-  private final int portA;
-  private final byte[] ipB;
-  private final int portB;
-
-  /** 0 unknown, 1 a is the client, 2 b is the client */
-  private byte role;
   private String protocolName;
   private ProtocolSession session;
   private boolean undecodable;
   private boolean reset;
   /** before detection: bytes probed; after: bytes decoded before the first exchange */
   private long probedBytes;
-  /** the session produced an exchange: the protocol is confirmed */
-  private boolean confirmed;
-  /** anomalies of bad input (not gaps) the session raised before it was confirmed */
-  private int badInput;
   private long firstSeenNs;
   private long lastSeenNs;
   private StreamReassembler fromA = new StreamReassembler();
   private StreamReassembler fromB = new StreamReassembler();
 
   public ConnectionTracker(String agent, byte[] ipA, int portA, byte[] ipB, int portB) {
-    this.agent = agent;
-    this.ipA = ipA;
-    this.portA = portA;
-    this.ipB = ipB;
-    this.portB = portB;
+    super(agent, ipA, portA, ipB, portB);
   }
 
-  public String agent() { return agent; }
-  public byte[] clientIp() { return role == 2 ? ipB : ipA; }
-  public int clientPort() { return role == 2 ? portB : portA; }
-  public byte[] serverIp() { return role == 2 ? ipA : ipB; }
-  public int serverPort() { return role == 2 ? portA : portB; }
-  public boolean roleKnown() { return role != 0; }
+  private ConnectionTracker(DataInput in) throws IOException {
+    super(in);
+  }
+
   /** The decoded protocol's name, or null while unknown. */
+  @Override
   public String protocol() { return protocolName; }
   public boolean undecodable() { return undecodable; }
   public long firstSeenNs() { return firstSeenNs; }
+  @Override
   public long lastSeenNs() { return lastSeenNs; }
   public int pendingRequests() { return session == null ? 0 : session.pendingRequests(); }
 
   /** Absolute sequence number of a client-to-server stream offset (part of a fact's identity). */
   public long clientSeqOf(long streamOffset) {
     return (role == 2 ? fromB : fromA).seqOf(streamOffset);
+  }
+
+  @Override
+  public long requestPosition(long requestOffset) {
+    return clientSeqOf(requestOffset);
   }
 
   /** True when both directions ended (FIN delivered) or the connection was reset. */
@@ -216,10 +203,6 @@ public final class ConnectionTracker {
     }
   }
 
-  private boolean isClient(boolean aSide) {
-    return (role == 1) == aSide;
-  }
-
   /**
    * Decides role and protocol from ports and the first bytes. Bytes seen before a decision
    * are reported to the new session as a gap, so it starts as if mid-stream.
@@ -293,24 +276,6 @@ public final class ConnectionTracker {
     return true;
   }
 
-  private SessionOutput bind(Output out) {
-    return new SessionOutput() {
-      @Override
-      public void exchange(Exchange exchange) {
-        confirmed = true;
-        out.exchange(ConnectionTracker.this, exchange);
-      }
-
-      @Override
-      public void anomaly(String name, boolean clientSide, long streamOffset, String detail) {
-        if (!confirmed && !name.endsWith("_GAP")) {
-          badInput++;
-        }
-        out.anomaly(ConnectionTracker.this, name, clientSide, streamOffset, detail);
-      }
-    };
-  }
-
   /**
    * Whether a stream-time sweep at {@code nowNs} has work for this serialised tracker: it has
    * requests waiting, out-of-order bytes buffered, or has been idle past {@code idleNs}.
@@ -336,14 +301,7 @@ public final class ConnectionTracker {
       out.writeLong(lastSeenNs);
       out.writeInt(pendingRequests());
       out.writeBoolean(fromA.hasBuffered() || fromB.hasBuffered());
-      out.writeUTF(agent);
-      out.writeByte(ipA.length);
-      out.write(ipA);
-      out.writeShort(portA);
-      out.writeByte(ipB.length);
-      out.write(ipB);
-      out.writeShort(portB);
-      out.writeByte(role);
+      writeEndpoints(out);
       out.writeBoolean(undecodable);
       out.writeBoolean(reset);
       out.writeLong(probedBytes);
@@ -378,15 +336,7 @@ public final class ConnectionTracker {
     in.readLong(); // summary: lastSeenNs (restored below), pending requests, buffered bytes
     in.readInt();
     in.readBoolean();
-    String agent = in.readUTF();
-    byte[] ipA = new byte[in.readUnsignedByte()];
-    in.readFully(ipA);
-    int portA = in.readUnsignedShort();
-    byte[] ipB = new byte[in.readUnsignedByte()];
-    in.readFully(ipB);
-    int portB = in.readUnsignedShort();
-    ConnectionTracker t = new ConnectionTracker(agent, ipA, portA, ipB, portB);
-    t.role = in.readByte();
+    ConnectionTracker t = new ConnectionTracker(in);
     t.undecodable = in.readBoolean();
     t.reset = in.readBoolean();
     t.probedBytes = in.readLong();

@@ -6,8 +6,10 @@ import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.Segment;
 import dev.tapflow.schemas.SegmentBatch;
 import dev.tapflow.schemas.Transport;
+import dev.tapflow.stream.flow.Flow;
 import dev.tapflow.stream.protocol.Exchange;
 import dev.tapflow.stream.tcp.ConnectionTracker;
+import dev.tapflow.stream.udp.UdpFlowTracker;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -26,6 +28,11 @@ import java.util.concurrent.atomic.LongAdder;
  * store it back (or drop it when the connection ended). On stream time: expire requests
  * older than the window and evict idle connections. On an agent's end of capture: close
  * every connection of that agent.
+ *
+ * <p>UDP flows ({@link UdpFlowTracker}) live in the same store under their own keys and go
+ * through the same three paths; a UDP flow is stored only once a protocol was recognised on
+ * it (until then its datagrams are only counted, {@link #UDP_NOT_DECODED}), it never
+ * "finishes", and it is dropped when quiet ({@link UdpFlowTracker#evictable}).
  */
 public final class ConnectionEngine {
 
@@ -55,8 +62,10 @@ public final class ConnectionEngine {
     void decodeError(byte[] key, DecodeError error);
   }
 
-  /** Counter: a batch of a new connection was not tracked because the task holds {@code maxConnections}. */
+  /** Counter: a batch of a new connection (or UDP flow) was not tracked because the task holds {@code maxConnections}. */
   public static final String TOO_MANY_CONNECTIONS = "TCP_TOO_MANY_CONNECTIONS";
+  /** Counter: a UDP datagram no protocol was recognised in (or of a flow given up on). */
+  public static final String UDP_NOT_DECODED = "UDP_NOT_DECODED";
 
   private final ProcessorConfig config;
   private final ConnectionTracker.Settings settings;
@@ -101,9 +110,9 @@ public final class ConnectionEngine {
       endOfCapture(key.getAgent(), batch.getEndTsNs(), store, out);
       return;
     }
-    if (key.getTransport() != Transport.TCP) {
-      count("UDP_NOT_DECODED");
-      return; // UDP protocols (DNS, memcached UDP) arrive with their decoders
+    if (key.getTransport() == Transport.UDP) {
+      onUdpBatch(keyBytes, key, batch, store, out);
+      return;
     }
     ConnectionTracker tracker = load(keyBytes, store);
     List<Segment> segments = batch.getSegments();
@@ -137,6 +146,31 @@ public final class ConnectionEngine {
     store.put(keyBytes, tracker.toBytes());
   }
 
+  private void onUdpBatch(byte[] keyBytes, ConnectionKey key, SegmentBatch batch, Store store, Output out) {
+    byte[] state = store.get(keyBytes);
+    UdpFlowTracker flow = state == null ? null : restoreUdp(state);
+    if (flow == null) {
+      if (state != null) {
+        store.delete(keyBytes);
+      } else if (store.approximateSize() >= settings.reassemblyLimits().maxConnections()) {
+        count(TOO_MANY_CONNECTIONS);
+        return;
+      }
+      flow = new UdpFlowTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(), bytes(key.getIpB()),
+          key.getPortB());
+    }
+    TrackerOutput to = new TrackerOutput(keyBytes, out);
+    for (Segment s : batch.getSegments()) {
+      if (!flow.datagram(s.getAToB(), s.getTsNs(), s.getPacketNo(), bytes(s.getPayload()), s.getPayloadLen(), windowNs,
+          settings, to)) {
+        count(UDP_NOT_DECODED);
+      }
+    }
+    if (flow.tracked()) {
+      store.put(keyBytes, flow.toBytes());
+    }
+  }
+
   /**
    * Stream time advanced to {@code nowNs}: requests older than the window become TIMEOUT
    * facts; connections idle longer than the eviction bound are closed and dropped.
@@ -145,13 +179,18 @@ public final class ConnectionEngine {
     List<byte[]> keys = new ArrayList<>();
     List<byte[]> values = new ArrayList<>();
     store.forEach((k, v) -> {
-      if (ConnectionTracker.needsSweep(v, nowNs, idleNs)) {
+      if (UdpFlowTracker.isUdpState(v) ? UdpFlowTracker.needsSweep(v, nowNs, idleNs)
+          : ConnectionTracker.needsSweep(v, nowNs, idleNs)) {
         keys.add(k);
         values.add(v);
       }
     });
     for (int i = 0; i < keys.size(); i++) {
       byte[] k = keys.get(i);
+      if (UdpFlowTracker.isUdpState(values.get(i))) {
+        sweepUdp(k, values.get(i), nowNs, store, out);
+        continue;
+      }
       ConnectionTracker t = restore(values.get(i));
       if (t == null) {
         store.delete(k);
@@ -172,6 +211,25 @@ public final class ConnectionEngine {
     }
   }
 
+  private void sweepUdp(byte[] key, byte[] before, long nowNs, Store store, Output out) {
+    UdpFlowTracker flow = restoreUdp(before);
+    if (flow == null) {
+      store.delete(key);
+      return;
+    }
+    TrackerOutput to = new TrackerOutput(key, out);
+    flow.expire(nowNs, windowNs, to);
+    if (flow.evictable(nowNs, idleNs)) {
+      flow.close(nowNs, to);
+      store.delete(key);
+      return;
+    }
+    byte[] after = flow.toBytes();
+    if (!java.util.Arrays.equals(before, after)) {
+      store.put(key, after);
+    }
+  }
+
   /** The agent's capture ended: all its connections close, pending requests become facts. */
   public void endOfCapture(String agent, long endNs, Store store, Output out) {
     List<byte[]> keys = new ArrayList<>();
@@ -181,6 +239,16 @@ public final class ConnectionEngine {
       values.add(v);
     });
     for (int i = 0; i < keys.size(); i++) {
+      if (UdpFlowTracker.isUdpState(values.get(i))) {
+        UdpFlowTracker flow = restoreUdp(values.get(i));
+        if (flow == null) {
+          store.delete(keys.get(i));
+        } else if (flow.agent().equals(agent)) {
+          flow.close(endNs, new TrackerOutput(keys.get(i), out));
+          store.delete(keys.get(i));
+        }
+        continue;
+      }
       ConnectionTracker t = restore(values.get(i));
       if (t == null) {
         store.delete(keys.get(i));
@@ -210,6 +278,15 @@ public final class ConnectionEngine {
       return ConnectionTracker.fromBytes(state, settings);
     } catch (IOException | RuntimeException e) {
       corruptStates.increment(); // an older format or a damaged record: start the connection afresh
+      return null;
+    }
+  }
+
+  private UdpFlowTracker restoreUdp(byte[] state) {
+    try {
+      return UdpFlowTracker.fromBytes(state, settings);
+    } catch (IOException | RuntimeException e) {
+      corruptStates.increment(); // an older format or a damaged record: start the flow afresh
       return null;
     }
   }
@@ -246,15 +323,15 @@ public final class ConnectionEngine {
     }
 
     @Override
-    public void exchange(ConnectionTracker conn, Exchange exchange) {
+    public void exchange(Flow flow, Exchange exchange) {
       facts.increment();
-      out.fact(key, FactMapper.toFact(conn, exchange));
+      out.fact(key, FactMapper.toFact(flow, exchange));
     }
 
     @Override
-    public void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail) {
+    public void anomaly(Flow flow, String name, boolean clientSide, long offset, String detail) {
       count(name);
-      out.decodeError(key, FactMapper.toDecodeError(conn, name, clientSide, streamOffset, detail));
+      out.decodeError(key, FactMapper.toDecodeError(flow, name, clientSide, offset, detail));
     }
   }
 }

@@ -4,19 +4,19 @@ import dev.tapflow.schemas.DecodeError;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.Status;
 import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.tcp.ConnectionTracker;
+import dev.tapflow.stream.flow.Flow;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
-/** Turns a connection's exchange into the {@link LatencyFact} published on the facts topic. */
+/** Turns a connection's or UDP flow's exchange into the {@link LatencyFact} published on the facts topic. */
 public final class FactMapper {
 
   private static final char[] HEX = "0123456789abcdef".toCharArray();
 
   private FactMapper() {}
 
-  public static LatencyFact toFact(ConnectionTracker conn, Exchange ex) {
+  public static LatencyFact toFact(Flow conn, Exchange ex) {
     LatencyFact.Builder b = LatencyFact.newBuilder()
         .setId(factId(conn, ex))
         .setAgent(conn.agent())
@@ -49,7 +49,7 @@ public final class FactMapper {
     return b.build();
   }
 
-  public static DecodeError toDecodeError(ConnectionTracker conn, String name, boolean clientSide,
+  public static DecodeError toDecodeError(Flow conn, String name, boolean clientSide,
       long streamOffset, String detail) {
     return DecodeError.newBuilder()
         .setAgent(conn.agent())
@@ -67,11 +67,12 @@ public final class FactMapper {
   }
 
   /**
-   * Deterministic identity of a request: agent, both endpoints, the absolute sequence number
-   * of its first byte and its capture time. The same request processed again (reprocessing a
-   * time range, a retry after a crash) gets the same id, wherever processing started.
+   * Deterministic identity of a request: agent, both endpoints, where it starts (TCP: the
+   * absolute sequence number of its first byte; UDP: its datagram's packet number, see
+   * {@link Flow#requestPosition}) and its capture time. The same request processed again
+   * (reprocessing a time range, a retry after a crash) gets the same id, wherever processing started.
    */
-  static String factId(ConnectionTracker conn, Exchange ex) {
+  static String factId(Flow conn, Exchange ex) {
     MessageDigest sha;
     try {
       sha = MessageDigest.getInstance("SHA-256");
@@ -84,7 +85,7 @@ public final class FactMapper {
     putInt(sha, conn.clientPort());
     sha.update(conn.serverIp());
     putInt(sha, conn.serverPort());
-    putLong(sha, conn.clientSeqOf(ex.requestOffset()));
+    putLong(sha, conn.requestPosition(ex.requestOffset()));
     putLong(sha, ex.requestFirstNs());
     byte[] d = sha.digest();
     char[] out = new char[32];

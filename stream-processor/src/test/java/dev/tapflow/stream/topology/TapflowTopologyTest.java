@@ -59,8 +59,33 @@ class TapflowTopologyTest {
   }
 
   private void pipe(Conn c, SegmentBatch b) {
+    pipe(c.keyBytes, b);
+  }
+
+  private void pipe(byte[] key, SegmentBatch b) {
     long ts = b.getSegments().isEmpty() ? b.getEndTsNs() : b.getSegments().get(0).getTsNs();
-    segments.pipeInput(c.keyBytes, b, ts / MS);
+    segments.pipeInput(key, b, ts / MS);
+  }
+
+  @Test
+  void aDnsQueryOverUdpAndItsAnswerAreOneFactAndAnUnansweredOneTimesOutByStreamTime() {
+    UdpFlow answered = new UdpFlow("host1", 5, 40000, 53);
+    UdpFlow silent = new UdpFlow("host1", 6, 40001, 53);
+    pipe(answered.keyBytes, UdpFlow.batch(answered.ab(T0, UdpFlowsTest.query(1, "a.example.", org.xbill.DNS.Type.A)),
+        answered.ba(T0 + 3 * MS, UdpFlowsTest.answer(1, "a.example.", org.xbill.DNS.Type.A))));
+    pipe(silent.keyBytes, UdpFlow.batch(silent.ab(T0 + MS, UdpFlowsTest.query(2, "b.example.", org.xbill.DNS.Type.MX))));
+    List<LatencyFact> out = facts.readValuesToList();
+    assertEquals(1, out.size());
+    assertEquals("dns", out.get(0).getProtocol());
+    assertEquals("A", out.get(0).getCommand());
+    assertEquals(3 * MS, out.get(0).getLatencyNs());
+    // stream time passes the window on another flow: the silent query becomes a TIMEOUT
+    UdpFlow other = new UdpFlow("host1", 7, 40002, 53);
+    pipe(other.keyBytes, UdpFlow.batch(other.ab(T0 + 62_000 * MS, UdpFlowsTest.query(3, "c.example.", org.xbill.DNS.Type.A))));
+    out = facts.readValuesToList();
+    assertEquals(1, out.size());
+    assertEquals("MX", out.get(0).getCommand());
+    assertEquals(Status.TIMEOUT, out.get(0).getStatus());
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.tapflow.stream.protocol.memcached;
 
-import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.stream.protocol.DatagramProtocol;
+import dev.tapflow.stream.protocol.DatagramSession;
 import dev.tapflow.stream.protocol.ProtocolSession;
 import dev.tapflow.stream.protocol.SessionLimits;
 import java.io.DataInput;
@@ -9,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * memcached over TCP, text and binary. The content probe is strict, as it decides the
+ * memcached over TCP and UDP, text and binary. The content probe is strict, as it decides the
  * protocol of connections on unknown ports:
  *
  * <ul>
@@ -18,8 +19,12 @@ import java.util.Locale;
  *   <li>text: a complete first line (CRLF) whose first word is a known command followed by
  *       a space or the line end (REQUEST), or a known response word (RESPONSE), printable.
  * </ul>
+ *
+ * A UDP datagram probes as memcached when its frame header ({@link MemcachedUdpSession}) starts
+ * a message (sequence number 0 of a non-zero total; a request is one datagram) and its payload
+ * passes the TCP probe.
  */
-public final class MemcachedProtocol implements Protocol {
+public final class MemcachedProtocol implements DatagramProtocol {
 
   public static final String NAME = "memcached";
 
@@ -33,6 +38,25 @@ public final class MemcachedProtocol implements Protocol {
   @Override
   public int[] defaultPorts() {
     return new int[] {11211};
+  }
+
+  @Override
+  public int[] defaultDatagramPorts() {
+    return new int[] {11211};
+  }
+
+  @Override
+  public Probe probeDatagram(byte[] buf, int off, int len) {
+    if (len <= MemcachedUdpSession.FRAME_HEADER) {
+      return Probe.NO;
+    }
+    int seq = MemcachedUdpSession.u16(buf, off + 2);
+    int total = MemcachedUdpSession.u16(buf, off + 4);
+    if (seq != 0 || total == 0) {
+      return Probe.NO; // only a message's first datagram shows where it starts
+    }
+    Probe p = probe(buf, off + MemcachedUdpSession.FRAME_HEADER, len - MemcachedUdpSession.FRAME_HEADER);
+    return p == Probe.REQUEST && total != 1 ? Probe.NO : p;
   }
 
   @Override
@@ -97,5 +121,15 @@ public final class MemcachedProtocol implements Protocol {
   @Override
   public ProtocolSession readSession(DataInput in, SessionLimits limits) throws IOException {
     return MemcachedSession.readFrom(in, limits);
+  }
+
+  @Override
+  public DatagramSession newDatagramSession(SessionLimits limits) {
+    return new MemcachedUdpSession(limits);
+  }
+
+  @Override
+  public DatagramSession readDatagramSession(DataInput in, SessionLimits limits) throws IOException {
+    return MemcachedUdpSession.readFrom(in, limits);
   }
 }

@@ -15,7 +15,7 @@ import java.util.Set;
 
 /**
  * Test-only: the TCP payloads of a clean, in-order pcap or pcapng capture, per connection,
- * as {@link Chunk}s (client = the side that is not on a server port). Handles Ethernet (with
+ * as {@link Chunk}s (and the payloads of its unfragmented UDP datagrams, {@link #udpPayloads}) (client = the side that is not on a server port). Handles Ethernet (with
  * VLAN), BSD loopback, Linux SLL and raw IP; IPv4 and IPv6 without extension headers or
  * fragments. Retransmitted bytes (sequence numbers already seen) are dropped. This is not
  * the capture agent: it exists so the conformance captures can be replayed into a session.
@@ -24,14 +24,39 @@ public final class PcapPayloads {
 
   private PcapPayloads() {}
 
+  /** What a packet holds past its IP header: transport protocol, the frame, where the transport header starts and the IP payload ends. */
+  private interface IpSink {
+    void packet(int proto, byte[] f, int l4, int end, String src, String dst, long ts);
+  }
+
   public static Map<String, List<Chunk>> read(Path file, Set<Integer> serverPorts) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
     Map<String, List<Chunk>> out = new LinkedHashMap<>();
     Map<String, Long> nextSeq = new HashMap<>();
+    frames(file, (proto, f, o, end, src, dst, ts) -> {
+      if (proto == 6) {
+        tcp(f, o, end, src, dst, ts, serverPorts, out, nextSeq);
+      }
+    });
+    return out;
+  }
+
+  /** The payloads of the UDP datagrams that were not IP fragments, in capture order. */
+  public static List<byte[]> udpPayloads(Path file) throws IOException {
+    List<byte[]> out = new ArrayList<>();
+    frames(file, (proto, f, o, end, src, dst, ts) -> {
+      if (proto == 17 && o + 8 <= end) {
+        out.add(Arrays.copyOfRange(f, o + 8, end));
+      }
+    });
+    return out;
+  }
+
+  private static void frames(Path file, IpSink sink) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
     int magic = b.order(ByteOrder.BIG_ENDIAN).getInt(0);
     if (magic == 0x0a0d0d0a) {
-      readPcapng(b, serverPorts, out, nextSeq);
-      return out;
+      readPcapng(b, sink);
+      return;
     }
     boolean le = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
     boolean nano = magic == 0x4d3cb2a1 || magic == 0xa1b23c4d;
@@ -43,14 +68,12 @@ public final class PcapPayloads {
       long frac = Integer.toUnsignedLong(b.getInt(p + 4));
       int caplen = b.getInt(p + 8);
       long ts = sec * 1_000_000_000L + (nano ? frac : frac * 1000);
-      packet(Arrays.copyOfRange(b.array(), p + 16, p + 16 + caplen), link, ts, serverPorts, out, nextSeq);
+      frame(Arrays.copyOfRange(b.array(), p + 16, p + 16 + caplen), link, ts, sink);
       p += 16 + caplen;
     }
-    return out;
   }
 
-  private static void readPcapng(ByteBuffer b, Set<Integer> serverPorts, Map<String, List<Chunk>> out,
-      Map<String, Long> nextSeq) {
+  private static void readPcapng(ByteBuffer b, IpSink sink) {
     List<Integer> links = new ArrayList<>();
     int p = 0;
     while (p + 12 <= b.limit()) {
@@ -66,14 +89,13 @@ public final class PcapPayloads {
         int iface = b.getInt(p + 8);
         long ts = (Integer.toUnsignedLong(b.getInt(p + 12)) << 32 | Integer.toUnsignedLong(b.getInt(p + 16))) * 1000;
         int caplen = b.getInt(p + 20);
-        packet(Arrays.copyOfRange(b.array(), p + 28, p + 28 + caplen), links.get(iface), ts, serverPorts, out, nextSeq);
+        frame(Arrays.copyOfRange(b.array(), p + 28, p + 28 + caplen), links.get(iface), ts, sink);
       }
       p += len;
     }
   }
 
-  private static void packet(byte[] f, int link, long ts, Set<Integer> serverPorts,
-      Map<String, List<Chunk>> out, Map<String, Long> nextSeq) {
+  private static void frame(byte[] f, int link, long ts, IpSink sink) {
     ByteBuffer b = ByteBuffer.wrap(f);
     int o;
     int ether;
@@ -108,7 +130,7 @@ public final class PcapPayloads {
     String dst;
     if (ether == 0x800) {
       int ihl = (f[o] & 15) * 4;
-      proto = f[o + 9] & 0xff;
+      proto = (b.getShort(o + 6) & 0x3fff) != 0 ? -1 : f[o + 9] & 0xff; // a fragment: not parsed
       end = Math.min(f.length, o + (b.getShort(o + 2) & 0xffff));
       src = addr(f, o + 12, 4);
       dst = addr(f, o + 16, 4);
@@ -122,9 +144,12 @@ public final class PcapPayloads {
     } else {
       return;
     }
-    if (proto != 6) {
-      return;
-    }
+    sink.packet(proto, f, o, end, src, dst, ts);
+  }
+
+  private static void tcp(byte[] f, int o, int end, String src, String dst, long ts, Set<Integer> serverPorts,
+      Map<String, List<Chunk>> out, Map<String, Long> nextSeq) {
+    ByteBuffer b = ByteBuffer.wrap(f);
     int sport = b.getShort(o) & 0xffff;
     int dport = b.getShort(o + 2) & 0xffff;
     long seq = Integer.toUnsignedLong(b.getInt(o + 4));

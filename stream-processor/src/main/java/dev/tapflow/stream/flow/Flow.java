@@ -1,0 +1,31 @@
+package dev.tapflow.stream.flow;
+
+/**
+ * One TCP connection or UDP flow as its facts name it: the agent that saw it, which side is
+ * the client, which protocol it speaks.
+ */
+public interface Flow {
+
+  String agent();
+
+  byte[] clientIp();
+
+  int clientPort();
+
+  byte[] serverIp();
+
+  int serverPort();
+
+  /** The decoded protocol's name, or null while unknown. */
+  String protocol();
+
+  /** Capture time of the latest packet seen. */
+  long lastSeenNs();
+
+  /**
+   * Where a request starts, as part of its fact's identity, from its {@code requestOffset}:
+   * on TCP the absolute sequence number of its first byte, on UDP the packet number of its
+   * datagram. Either is the same however far into the flow processing started.
+   */
+  long requestPosition(long requestOffset);
+}
