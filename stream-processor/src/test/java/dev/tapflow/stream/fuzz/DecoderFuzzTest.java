@@ -135,12 +135,13 @@ class DecoderFuzzTest {
     Checking out = new Checking();
     ConnectionTracker.Output o = new ConnectionTracker.Output() {
       @Override
-      public void exchange(ConnectionTracker conn, Exchange exchange) {
+      public void exchange(dev.tapflow.stream.flow.Flow flow, Exchange exchange) {
         out.exchange(exchange);
       }
 
       @Override
-      public void anomaly(ConnectionTracker conn, String name, boolean clientSide, long streamOffset, String detail) {
+      public void anomaly(dev.tapflow.stream.flow.Flow flow, String name, boolean clientSide, long streamOffset,
+          String detail) {
         out.anomaly(name, clientSide, streamOffset, detail);
       }
     };
