@@ -16,14 +16,14 @@ import java.util.Map;
  * ({@link CaptureFileImporter}: libpcap, the packet decoder, the segment batcher): each
  * connection's segments in capture order, both directions. Read once, before measuring.
  */
-final class RecordedConnections {
+public final class RecordedConnections {
 
   private RecordedConnections() {}
 
   /** One connection: its key and its segments (SYN, FIN, RST and data; no pure ACKs). */
-  record Connection(ConnectionKey key, List<Segment> segments) {}
+  public record Connection(ConnectionKey key, List<Segment> segments) {}
 
-  static List<Connection> read(Path pcap) throws CaptureFileException {
+  public static List<Connection> read(Path pcap) throws CaptureFileException {
     Map<ConnectionKey, List<Segment>> byKey = new LinkedHashMap<>();
     new CaptureFileImporter().importFile(pcap, CaptureFileImporter.defaultAgentId(pcap),
         (key, batch) -> byKey.computeIfAbsent(key, k -> new ArrayList<>()).addAll(batch.getSegments()));
@@ -32,7 +32,7 @@ final class RecordedConnections {
     return out;
   }
 
-  static byte[] bytes(ByteBuffer buf) {
+  public static byte[] bytes(ByteBuffer buf) {
     byte[] b = new byte[buf.remaining()];
     buf.duplicate().get(b);
     return b;

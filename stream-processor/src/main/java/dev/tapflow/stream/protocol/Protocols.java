@@ -56,6 +56,7 @@ public final class Protocols {
     list.add(new dev.tapflow.stream.protocol.redis.RedisProtocol());
     list.add(new dev.tapflow.stream.protocol.memcached.MemcachedProtocol());
     list.add(new dev.tapflow.stream.protocol.dns.DnsProtocol());
+    list.add(new dev.tapflow.stream.protocol.kafka.KafkaProtocol());
     return new Protocols(list, serverPorts);
   }
 
