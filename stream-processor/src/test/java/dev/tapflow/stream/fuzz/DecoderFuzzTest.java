@@ -11,6 +11,7 @@ import dev.tapflow.stream.protocol.ProtocolSession;
 import dev.tapflow.stream.protocol.Protocols;
 import dev.tapflow.stream.protocol.SessionLimits;
 import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.stream.protocol.kafka.KafkaProtocol;
 import dev.tapflow.stream.protocol.memcached.MemcachedProtocol;
 import dev.tapflow.stream.protocol.redis.RedisProtocol;
 import dev.tapflow.stream.tcp.ConnectionTracker;
@@ -64,6 +65,11 @@ class DecoderFuzzTest {
   @FuzzTest(maxDuration = "10s")
   void memcachedSession(FuzzedDataProvider data) throws IOException {
     session(new MemcachedProtocol(), data);
+  }
+
+  @FuzzTest(maxDuration = "10s")
+  void kafkaSession(FuzzedDataProvider data) throws IOException {
+    session(new KafkaProtocol(), data);
   }
 
   /** Chunks to either side, gaps, time passing, and a save/restore, in the order the input says. */

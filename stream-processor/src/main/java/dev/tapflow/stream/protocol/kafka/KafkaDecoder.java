@@ -230,12 +230,17 @@ final class KafkaDecoder {
     return ((head[0] & 0xff) << 24) | ((head[1] & 0xff) << 16) | ((head[2] & 0xff) << 8) | (head[3] & 0xff);
   }
 
-  /** The head is complete: a frame starts here, or it does not and the decoder slides on. */
+  /**
+   * The head is complete: a frame starts here, or it does not and the decoder slides on.
+   * While sliding, the head may already hold more than a short candidate frame: those bytes
+   * after it are kept as the start of the next one.
+   */
   private void startFrame(DecoderListener<KafkaFrame> l) {
     int size = size();
+    int len = size < 0 ? headLen : (int) Math.min(headLen, 4L + size);
     Position position = resync ? Position.RESYNC : confirmed ? Position.TRUSTED : Position.START;
     boolean ok = size >= 0 && (position == Position.TRUSTED || size <= limits.maxMessageBytes())
-        && check.plausible(head, headLen, size, position);
+        && check.plausible(head, len, size, position);
     if (!ok) {
       if (!quiet) {
         l.anomaly(BAD_FRAME, frameOffset, position == Position.START && frameOffset == 0
@@ -252,6 +257,11 @@ final class KafkaDecoder {
       frameOffset++;
       return;
     }
+    int extra = headLen - len;
+    byte[] next = extra > 0 ? Arrays.copyOfRange(head, len, headLen) : null;
+    long[] nextNs = extra > 0 ? Arrays.copyOfRange(headNs, len, headLen) : null;
+    long nextOffset = frameOffset + len;
+    headLen = len;
     resync = false;
     confirmed = true;
     tooLarge = size > limits.maxMessageBytes();
@@ -270,7 +280,18 @@ final class KafkaDecoder {
       System.arraycopy(head, 4, body, 0, headLen - 4);
     }
     if (got == total) {
+      if (next != null) {
+        lastNs = headNs[len - 1];
+      }
       finish(l);
+    }
+    if (next != null) {
+      // <frame found while sliding> <here: bytes already read of what follows it>
+      System.arraycopy(next, 0, head, 0, extra);
+      System.arraycopy(nextNs, 0, headNs, 0, extra);
+      headLen = extra;
+      frameOffset = nextOffset;
+      lastNs = nextNs[extra - 1];
     }
   }
 

@@ -413,6 +413,28 @@ class KafkaSessionTest {
     assertEquals(apiVersionsRequest(1).length, k.out.anomalies.get(0).streamOffset());
   }
 
+  /**
+   * Sliding past a candidate that needed 30 bytes to be refused leaves bytes of what follows
+   * in hand: a short frame found among them gives its tail back as the next frame's start.
+   */
+  @Test
+  void aShortFrameFoundWhileSlidingKeepsTheBytesAfterIt() {
+    // no frame (negative size), then a candidate that wants 16 client id bytes before it is refused
+    byte[] junk = KafkaWire.bytes(0xff, 0xff, 0xff, 0xff, 0, 0, 0x7f, 0, 0, 0x12, 0, 0, 0, 0, 0, 5, 0, 0x10);
+    byte[] b = rawRequest(18, 0, 2, "c", new byte[0]); // ApiVersions v0: 15 bytes
+    byte[] c = rawRequest(18, 0, 3, "c", new byte[0]);
+    Conn k = new Conn().client(T0, rawRequest(18, 0, 1, "c", new byte[0])).server(T0, apiVersionsV0Response(1))
+        .client(T0 + MS, concat(junk, b, c))
+        .server(T0 + 2 * MS, concat(apiVersionsV0Response(2), apiVersionsV0Response(3))).close(T0 + 3 * MS);
+    assertEquals(List.of("ApiVersions OK", "ApiVersions OK", "ApiVersions OK"), k.out.summary());
+    assertEquals(List.of(KafkaSession.BAD_FRAME), k.out.anomalyNames());
+    assertEquals(15 + junk.length + 15, k.out.exchanges.get(2).requestOffset());
+  }
+
+  static byte[] apiVersionsV0Response(int corr) {
+    return response(new ApiVersionsResponseData(), 0, corr);
+  }
+
   // ---- gaps --------------------------------------------------------------------------------
 
   @Test
