@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
     name = "tapflow",
     mixinStandardHelpOptions = true,
     versionProvider = Tapflow.Version.class,
-    description = "Finds slow Redis and memcached requests (Kafka and DNS to come) from packets, "
+    description = "Finds slow Redis, memcached, Kafka and DNS requests from packets, "
         + "as a streaming pipeline: capture -> Kafka -> Kafka Streams -> PostgreSQL.",
     subcommands = {
       AnalyzeCommand.class,
