@@ -1,6 +1,8 @@
 package dev.tapflow.stream;
 
 import dev.tapflow.stream.topology.ConnectionEngine;
+import dev.tapflow.stream.topology.LatencyWindowConfig;
+import dev.tapflow.stream.topology.LatencyWindowCounters;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import dev.tapflow.stream.topology.TapflowTopology;
 import java.nio.file.Path;
@@ -38,6 +40,7 @@ public final class ProcessorApp implements AutoCloseable {
 
   private final ProcessorConfig config;
   private final ConnectionEngine engine;
+  private final LatencyWindowCounters windowCounters = new LatencyWindowCounters();
   private final KafkaStreams streams;
   private final String applicationId;
   private final Properties adminProps = new Properties();
@@ -53,6 +56,12 @@ public final class ProcessorApp implements AutoCloseable {
    */
   public ProcessorApp(ProcessorConfig config, String bootstrapServers, String applicationId, Path stateDir,
       Map<String, ?> extra) {
+    this(config, LatencyWindowConfig.defaults(), bootstrapServers, applicationId, stateDir, extra);
+  }
+
+  /** As above, with the latency windows' size, grace and topic. */
+  public ProcessorApp(ProcessorConfig config, LatencyWindowConfig windows, String bootstrapServers,
+      String applicationId, Path stateDir, Map<String, ?> extra) {
     this.config = config;
     this.applicationId = applicationId;
     this.engine = new ConnectionEngine(config);
@@ -67,7 +76,7 @@ public final class ProcessorApp implements AutoCloseable {
         adminProps.put(k, v);
       }
     });
-    streams = new KafkaStreams(TapflowTopology.build(config, engine), p);
+    streams = new KafkaStreams(TapflowTopology.build(config, engine, windows, windowCounters), p);
     streams.setUncaughtExceptionHandler(e -> {
       failure = e;
       LOG.error("stream processing failed: {}", e.toString());
@@ -107,6 +116,11 @@ public final class ProcessorApp implements AutoCloseable {
 
   public ConnectionEngine engine() {
     return engine;
+  }
+
+  /** What the latency window processors did (facts counted, late facts dropped, windows emitted). */
+  public LatencyWindowCounters latencyWindows() {
+    return windowCounters;
   }
 
   public Throwable failure() {

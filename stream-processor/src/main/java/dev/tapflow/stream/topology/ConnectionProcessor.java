@@ -16,7 +16,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
 /**
  * The Kafka Streams side of {@link ConnectionEngine}: one instance per task, state in the
  * task's {@code connections} store (changelogged, so a restarted processor continues
- * mid-connection), TIMEOUTs by stream-time punctuation.
+ * mid-connection), TIMEOUTs by stream-time punctuation. Every fact also goes to the
+ * {@link LatencyWindowProcessor} of the task, followed by a tick after each sweep and an
+ * end marker after an agent's end of capture, so the windows close after the facts that
+ * belong in them.
  */
 final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[], Object> {
 
@@ -43,7 +46,10 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
       @Override
       public void fact(byte[] key, LatencyFact fact) {
         long ts = Math.max(0, fact.getRequestFirstNs() / 1_000_000);
-        context.forward(new org.apache.kafka.streams.processor.api.Record<byte[], Object>(key, fact, ts), FACTS_SINK);
+        org.apache.kafka.streams.processor.api.Record<byte[], Object> r =
+            new org.apache.kafka.streams.processor.api.Record<>(key, fact, ts);
+        context.forward(r, FACTS_SINK);
+        context.forward(r, LatencyWindowProcessor.NODE);
       }
 
       @Override
@@ -53,8 +59,11 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
       }
     };
     Duration every = engine.config().punctuateInterval();
-    context.schedule(every, PunctuationType.STREAM_TIME,
-        streamTimeMs -> engine.onStreamTime(streamTimeMs * 1_000_000L, store, output));
+    context.schedule(every, PunctuationType.STREAM_TIME, streamTimeMs -> {
+      engine.onStreamTime(streamTimeMs * 1_000_000L, store, output);
+      context.forward(new org.apache.kafka.streams.processor.api.Record<byte[], Object>(null,
+          new LatencyWindowProcessor.Tick(streamTimeMs), streamTimeMs), LatencyWindowProcessor.NODE);
+    });
   }
 
   @Override
@@ -67,6 +76,10 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
       return; // counted by the key decoder
     }
     engine.onBatch(record.key(), key, record.value(), store, output);
+    if (record.value().getEndOfCapture()) {
+      context.forward(record.withValue((Object) new LatencyWindowProcessor.AgentEnd(key.getAgent(),
+          record.value().getEndTsNs())), LatencyWindowProcessor.NODE);
+    }
   }
 
   /** {@link ConnectionEngine.Store} over a Kafka Streams key-value store. */

@@ -22,10 +22,15 @@ import org.apache.kafka.streams.state.Stores;
  *   -> connections (ConnectionProcessor, store "connections")
  *        -> tapflow.facts.v1          (same key, LatencyFact)
  *        -> tapflow.decode-errors.v1  (same key, DecodeError)
+ *        -> latency-windows (LatencyWindowProcessor, store "latency-windows"; facts, ticks, ends of capture)
+ *             -> tapflow.latency-1m.v1     (group|window text key, LatencyWindow)
+ *             -> tapflow.decode-errors.v1  (LATENCY_WINDOW_LATE_FACTS)
  * </pre>
  *
  * Keys are passed through as bytes: the store and both outputs use the serialised
- * ConnectionKey, so facts land in the same partition number as their segments.
+ * ConnectionKey, so facts land in the same partition number as their segments. The
+ * latency windows are aggregated in the same task as the facts (one sub-topology, no
+ * repartition): each task publishes its part of a window, and parts merge exactly.
  */
 public final class TapflowTopology {
 
@@ -38,6 +43,12 @@ public final class TapflowTopology {
 
   /** As {@link #build(ProcessorConfig)}, with an engine the caller keeps for its counters. */
   public static Topology build(ProcessorConfig config, ConnectionEngine engine) {
+    return build(config, engine, LatencyWindowConfig.defaults(), new LatencyWindowCounters());
+  }
+
+  /** As {@link #build(ProcessorConfig, ConnectionEngine)}, with the latency windows' settings and counters. */
+  public static Topology build(ProcessorConfig config, ConnectionEngine engine, LatencyWindowConfig windows,
+      LatencyWindowCounters windowCounters) {
     AvroSerde<LatencyFact> factSerde = AvroSerde.latencyFact();
     AvroSerde<DecodeError> errorSerde = AvroSerde.decodeError();
     Topology t = new Topology();
@@ -49,8 +60,17 @@ public final class TapflowTopology {
         Serdes.Bytes(), Serdes.ByteArray()), "connections");
     t.addSink(ConnectionProcessor.FACTS_SINK, config.factsTopic(), new ByteArraySerializer(),
         cast(factSerde.serializer()), "connections");
+    t.addProcessor(LatencyWindowProcessor.NODE, () -> new LatencyWindowProcessor(windows, config, windowCounters),
+        "connections");
+    // caching: a fact updates two small entries; the store and its changelog see the latest
+    // value per key once per commit instead of once per fact
+    t.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(LatencyWindowConfig.STORE), Serdes.Bytes(), Serdes.ByteArray())
+        .withCachingEnabled(), LatencyWindowProcessor.NODE);
+    t.addSink(LatencyWindowProcessor.SINK, windows.topic(), new ByteArraySerializer(),
+        cast(AvroSerde.latencyWindow().serializer()), LatencyWindowProcessor.NODE);
     t.addSink(ConnectionProcessor.ERRORS_SINK, config.decodeErrorsTopic(), new ByteArraySerializer(),
-        cast(errorSerde.serializer()), "connections");
+        cast(errorSerde.serializer()), "connections", LatencyWindowProcessor.NODE);
     return t;
   }
 
