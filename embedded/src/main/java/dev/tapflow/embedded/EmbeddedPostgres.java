@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Access: the server listens on localhost only. The superuser {@code postgres} is
  * trusted from loopback (zonky needs it to check readiness); every other role must give its
- * password (scram-sha-256). tapflow connects as its own role, owner of its own database.
+ * password (scram-sha-256). tapflow connects as its own role, owner of its own database,
+ * with CREATEROLE so its migrations can make the read-only role {@code tapflow_reader}.
  * The password is never logged and not part of {@link #jdbcUrl()}.
  *
  * <p>Durability: zonky's default {@code synchronous_commit=off} is switched back on, because
@@ -183,8 +184,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
       }
       // DDL takes no bind parameters: let the server quote (format %I / %L), then run the result.
-      String ddl = format(c, roleExists ? "ALTER ROLE %I LOGIN PASSWORD %L" : "CREATE ROLE %I LOGIN PASSWORD %L",
-          user, password);
+      // CREATEROLE: tapflow's migrations create the read-only role tapflow_reader (tapflow sql)
+      String ddl = format(c, roleExists ? "ALTER ROLE %I LOGIN CREATEROLE PASSWORD %L"
+          : "CREATE ROLE %I LOGIN CREATEROLE PASSWORD %L", user, password);
       try (Statement s = c.createStatement()) {
         s.execute(ddl);
       }

@@ -2,6 +2,8 @@ package dev.tapflow.sink;
 
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.LatencyFact;
+import dev.tapflow.schemas.LatencyHistograms;
+import dev.tapflow.schemas.LatencyWindow;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.sql.Connection;
@@ -11,6 +13,9 @@ import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientException;
 import java.sql.Savepoint;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -39,13 +44,17 @@ import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.HdrHistogram.Histogram;
 import org.flywaydb.core.api.FlywayException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The sink role: consumes {@code tapflow.facts.v1} and writes every {@link LatencyFact} to
- * PostgreSQL's {@code latency_facts}.
+ * PostgreSQL's {@code latency_facts} (partitioned by day: the partitions a batch needs are
+ * made before it, and with a retention the days past it are dropped whole), and consumes
+ * {@code tapflow.latency-1m.v1} and merges every {@link LatencyWindow} part into
+ * {@code latency_windows}.
  *
  * <p>Guarantee: exactly once. A batch (by size, by age, or when the topic goes quiet) is
  * written in one database transaction together with the consumer's next offsets
@@ -53,7 +62,8 @@ import org.slf4j.LoggerFactory;
  * sink seeks to the offsets PostgreSQL holds, so a sink killed at any moment resumes exactly
  * after the last stored batch. The offsets are also committed to Kafka after the
  * transaction (for lag monitoring and as the fallback when the database has none), and the
- * insert is idempotent on the fact id as a second guard. The consumer reads
+ * writes are idempotent as a second guard (a fact id is inserted once; a window part is
+ * merged once). Facts and windows of one batch share its transaction. The consumer reads
  * {@code read_committed} with auto commit off.
  *
  * <p>Failures: a database or broker that is down is retried with exponential backoff
@@ -76,6 +86,9 @@ public final class FactSink implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(FactSink.class);
 
   public static final String DEFAULT_TOPIC = "tapflow.facts.v1";
+  public static final String DEFAULT_WINDOWS_TOPIC = "tapflow.latency-1m.v1";
+  /** How often, at most, partitions past the retention are looked for while running. */
+  private static final long RETENTION_CHECK_INTERVAL_NS = TimeUnit.HOURS.toNanos(1);
   public static final String DEFAULT_GROUP_ID = "tapflow-sink-jdbc";
   /** Rejected records logged one by one before switching to one line per {@value} rejects. */
   private static final int REJECTS_LOGGED_INDIVIDUALLY = 20;
@@ -88,6 +101,8 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final String jdbcUrl;
   private final Properties jdbcProperties;
   private final String topic;
+  private final String windowsTopic;
+  private final int retentionDays;
   private final int maxBatchRecords;
   private final Duration maxBatchDelay;
   private final Duration pollTimeout;
@@ -95,7 +110,9 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final Duration maxBackoff;
   private final boolean migrate;
   private final JdbcFactWriter writer;
+  private final LatencyWindowWriter windowWriter = new LatencyWindowWriter();
   private final AvroSerde<LatencyFact> serde = AvroSerde.latencyFact();
+  private final AvroSerde<LatencyWindow> windowSerde = AvroSerde.latencyWindow();
 
   // Owned by the sink thread.
   private Connection connection;
@@ -104,6 +121,8 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final Map<TopicPartition, OffsetAndMetadata> uncommitted = new HashMap<>();
   private boolean inRetry;
   private long lastCaughtUpCheckNanos;
+  private long lastRetentionNanos;
+  private boolean retentionDone;
 
   // Shared with other threads.
   private volatile KafkaConsumer<byte[], byte[]> consumer;
@@ -121,19 +140,24 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final AtomicLong factsStored = new AtomicLong();
   private final AtomicLong rejected = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
+  private final AtomicLong windowPartsMerged = new AtomicLong();
+  private final AtomicLong factsExpired = new AtomicLong();
+  private final Histogram freshness = LatencyHistograms.create(); // guarded by itself
 
   private FactSink(Builder b) {
     this.consumerProperties = consumerProperties(b.kafka);
     this.jdbcUrl = b.jdbcUrl;
     this.jdbcProperties = b.jdbc;
     this.topic = b.topic;
+    this.windowsTopic = b.windowsTopic;
+    this.retentionDays = b.retentionDays;
     this.maxBatchRecords = b.maxBatchRecords;
     this.maxBatchDelay = b.maxBatchDelay;
     this.pollTimeout = b.maxBatchDelay.compareTo(Duration.ofMillis(100)) < 0 ? b.maxBatchDelay : Duration.ofMillis(100);
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
     this.migrate = b.migrate;
-    this.writer = new JdbcFactWriter(b.rowsPerStatement);
+    this.writer = new JdbcFactWriter(b.writeMethod, b.rowsPerStatement);
   }
 
   /**
@@ -166,9 +190,9 @@ public final class FactSink implements Runnable, AutoCloseable {
         return;
       }
       status = "joining consumer group " + consumerProperties.getProperty(ConsumerConfig.GROUP_ID_CONFIG)
-          + " for " + topic;
+          + " for " + topics();
       consumer = new KafkaConsumer<>(consumerProperties, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-      consumer.subscribe(List.of(topic), new Rebalance());
+      consumer.subscribe(topics(), new Rebalance());
       loop();
       finalFlush();
       status = "stopped";
@@ -273,6 +297,27 @@ public final class FactSink implements Runnable, AutoCloseable {
     return batches.get();
   }
 
+  /** Latency window parts merged into {@code latency_windows} (parts read again are not counted). */
+  public long windowPartsMerged() {
+    return windowPartsMerged.get();
+  }
+
+  /** Facts not stored because their day is past the retention. */
+  public long factsExpired() {
+    return factsExpired.get();
+  }
+
+  /**
+   * Freshness of the stored facts: for each, the time from its last captured packet to the
+   * commit that made it visible, in ns (a copy). Meaningful when the agents' clocks and the
+   * sink's agree (live capture), not for imported files.
+   */
+  public Histogram freshness() {
+    synchronized (freshness) {
+      return freshness.copy();
+    }
+  }
+
   /** What the sink is doing or waiting for, in words (no credentials). */
   public String status() {
     return status;
@@ -310,6 +355,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     if (!uncommitted.isEmpty()) {
       commitOffsets();
     }
+    applyRetentionWhenDue();
     ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
     add(records);
     boolean idle = records.isEmpty();
@@ -343,8 +389,13 @@ public final class FactSink implements Runnable, AutoCloseable {
       return Buffered.rejected(tp, r, "null value");
     }
     try {
+      if (r.topic().equals(windowsTopic)) {
+        LatencyWindow w = windowSerde.decode(r.value());
+        LatencyHistograms.decode(w.getHistogram()); // a histogram that does not decode is the record's fault
+        return new Buffered(tp, r.offset(), w, null, r.key(), r.value());
+      }
       return new Buffered(tp, r.offset(), serde.decode(r.value()), null, r.key(), r.value());
-    } catch (SerializationException e) {
+    } catch (SerializationException | IllegalArgumentException e) {
       return Buffered.rejected(tp, r, "undecodable: " + e.getMessage());
     }
   }
@@ -408,31 +459,49 @@ public final class FactSink implements Runnable, AutoCloseable {
   }
 
   /**
-   * One database transaction: the batch's facts (skipping ids already stored) and its
-   * rejected records. On success the batch's offsets become committable.
+   * One database transaction: the batch's facts (skipping ids already stored), its window
+   * parts (merged, skipping parts already merged) and its rejected records; the day
+   * partitions the facts need are made in it when missing. On success the batch's offsets
+   * become committable.
    */
   private void writeBatch(List<Buffered> batch) throws SQLException {
     List<LatencyFact> facts = new ArrayList<>(batch.size());
+    List<LatencyWindow> windows = new ArrayList<>();
     List<RejectedRecord> rejects = new ArrayList<>();
+    LocalDate firstKept = firstKeptDay();
+    long expired = 0;
     for (Buffered b : batch) {
-      if (b.fact != null) {
-        facts.add(b.fact);
+      if (b.record instanceof LatencyFact f) {
+        LocalDate day = JdbcFactWriter.day(f);
+        if (firstKept != null && day.isBefore(firstKept)) {
+          expired++;
+          continue;
+        }
+        facts.add(f);
+      } else if (b.record instanceof LatencyWindow w) {
+        windows.add(w);
       } else {
         rejects.add(b.reject(b.rejectReason));
       }
     }
     Connection c = connection();
     int inserted;
+    int merged;
     try {
       try {
         inserted = writer.insert(c, facts);
       } catch (SQLException e) {
+        if (FactPartitions.isMissingPartition(e)) {
+          // dropped by another sink's retention meanwhile: made again on the retry
+          throw new SQLTransientException("a day partition went missing: " + e.getMessage(), "40001", e);
+        }
         if (!isDataError(e)) {
           throw e;
         }
         c.rollback();
-        inserted = insertOneByOne(c, batch, rejects);
+        inserted = insertOneByOne(c, facts, batch, rejects);
       }
+      merged = windowWriter.merge(c, windows);
       RejectedRecord.insert(c, rejects);
       Map<TopicPartition, Long> next = new HashMap<>();
       for (Buffered b : batch) {
@@ -444,9 +513,15 @@ public final class FactSink implements Runnable, AutoCloseable {
       rollbackQuietly(c);
       throw e;
     }
+    recordFreshness(facts);
     rowsWritten.addAndGet(inserted);
-    factsStored.addAndGet(batch.size() - rejects.size());
+    factsStored.addAndGet(facts.size());
+    windowPartsMerged.addAndGet(merged);
     batches.incrementAndGet();
+    if (expired > 0) {
+      factsExpired.addAndGet(expired);
+      log.info("{} facts older than the retention ({} days) not stored", expired, retentionDays);
+    }
     for (RejectedRecord r : rejects) {
       logRejected(r);
     }
@@ -454,30 +529,74 @@ public final class FactSink implements Runnable, AutoCloseable {
       uncommitted.merge(b.partition, new OffsetAndMetadata(b.offset + 1),
           (old, neu) -> old.offset() >= neu.offset() ? old : neu);
     }
-    log.debug("batch of {} records: {} new rows, {} rejected", batch.size(), inserted, rejects.size());
+    log.debug("batch of {} records: {} new rows, {} window parts, {} rejected", batch.size(), inserted, merged,
+        rejects.size());
   }
 
-  /** After the batch failed on its data: each fact under a savepoint, refused ones become rejects. */
-  private int insertOneByOne(Connection c, List<Buffered> batch, List<RejectedRecord> rejects)
-      throws SQLException {
+  /**
+   * After the facts failed on their data: each one under a savepoint, refused ones become
+   * rejects (and leave {@code facts}, so only stored ones count).
+   */
+  private int insertOneByOne(Connection c, List<LatencyFact> facts, List<Buffered> batch,
+      List<RejectedRecord> rejects) throws SQLException {
     int inserted = 0;
     for (Buffered b : batch) {
-      if (b.fact == null) {
-        continue;
+      if (!(b.record instanceof LatencyFact f) || facts.stream().noneMatch(x -> x == f)) {
+        continue; // a window part, a reject, or an expired fact
       }
       Savepoint sp = c.setSavepoint();
       try {
-        inserted += writer.insert(c, List.of(b.fact));
+        inserted += writer.insert(c, List.of(f));
         c.releaseSavepoint(sp);
       } catch (SQLException e) {
         if (!isDataError(e)) {
           throw e;
         }
         c.rollback(sp);
+        facts.removeIf(x -> x == f);
         rejects.add(b.reject("database refused the row: " + describe(e)));
       }
     }
     return inserted;
+  }
+
+  private void recordFreshness(List<LatencyFact> facts) {
+    Instant now = Instant.now();
+    long nowNs = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    synchronized (freshness) {
+      for (LatencyFact f : facts) {
+        long captured = f.getResponseLastNs() != null ? f.getResponseLastNs() : f.getRequestLastNs();
+        if (nowNs >= captured) {
+          freshness.recordValue(nowNs - captured);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** The oldest day kept, or null without a retention. */
+  private LocalDate firstKeptDay() {
+    return retentionDays <= 0 ? null : LocalDate.now(ZoneOffset.UTC).minusDays(retentionDays);
+  }
+
+  /** Drops day partitions past the retention: at start, then at most once an hour. */
+  private void applyRetentionWhenDue() {
+    LocalDate firstKept = firstKeptDay();
+    if (firstKept == null || (retentionDone && System.nanoTime() - lastRetentionNanos < RETENTION_CHECK_INTERVAL_NS)) {
+      return;
+    }
+    lastRetentionNanos = System.nanoTime();
+    retentionDone = true;
+    try {
+      List<LocalDate> dropped = FactPartitions.dropBefore(connection(), firstKept);
+      if (!dropped.isEmpty()) {
+        log.info("retention {} days: dropped the latency_facts partitions of {}", retentionDays, dropped);
+      }
+    } catch (SQLException e) {
+      closeConnection();
+      log.warn("retention: could not drop old partitions ({}); trying again in an hour", describe(e));
+    }
   }
 
   private void commitOffsets() {
@@ -517,10 +636,11 @@ public final class FactSink implements Runnable, AutoCloseable {
     lastCaughtUpCheckNanos = started;
     Set<TopicPartition> assigned = consumer.assignment();
     if (assigned.isEmpty()) {
-      status = "waiting for partitions of " + topic + " (does the topic exist?)";
+      status = "waiting for partitions of " + topics() + " (do the topics exist?)";
       return;
     }
     Map<TopicPartition, Long> end = consumer.endOffsets(assigned, KAFKA_CALL_TIMEOUT);
+    // (every assigned topic counts: facts and windows alike)
     for (TopicPartition tp : assigned) {
       Long e = end.get(tp);
       if (e == null || consumer.position(tp, KAFKA_CALL_TIMEOUT) < e) {
@@ -644,6 +764,10 @@ public final class FactSink implements Runnable, AutoCloseable {
     }
   }
 
+  private List<String> topics() {
+    return windowsTopic == null ? List.of(topic) : List.of(topic, windowsTopic);
+  }
+
   private String groupId() {
     return consumerProperties.getProperty(ConsumerConfig.GROUP_ID_CONFIG);
   }
@@ -728,8 +852,11 @@ public final class FactSink implements Runnable, AutoCloseable {
     }
   }
 
-  /** A consumed record waiting for its batch: a decoded fact, or the reason it was rejected. */
-  private record Buffered(TopicPartition partition, long offset, LatencyFact fact, String rejectReason,
+  /**
+   * A consumed record waiting for its batch: a decoded {@link LatencyFact} or
+   * {@link LatencyWindow}, or null and the reason it was rejected.
+   */
+  private record Buffered(TopicPartition partition, long offset, Object record, String rejectReason,
                           byte[] key, byte[] value) {
     static Buffered rejected(TopicPartition tp, ConsumerRecord<byte[], byte[]> r, String reason) {
       return new Buffered(tp, r.offset(), null, reason, r.key(), r.value());
@@ -746,6 +873,9 @@ public final class FactSink implements Runnable, AutoCloseable {
     private final String jdbcUrl;
     private final Properties jdbc;
     private String topic = DEFAULT_TOPIC;
+    private String windowsTopic = DEFAULT_WINDOWS_TOPIC;
+    private int retentionDays;
+    private JdbcFactWriter.Method writeMethod = JdbcFactWriter.DEFAULT_METHOD;
     private int maxBatchRecords = 5000;
     private Duration maxBatchDelay = Duration.ofMillis(200);
     private Duration initialBackoff = Duration.ofMillis(200);
@@ -769,7 +899,31 @@ public final class FactSink implements Runnable, AutoCloseable {
       return this;
     }
 
-    /** Facts per database transaction at most; default 5000. */
+    /** Latency windows topic to read too, or null for none; default {@value FactSink#DEFAULT_WINDOWS_TOPIC}. */
+    public Builder latencyWindowsTopic(String topic) {
+      this.windowsTopic = topic;
+      return this;
+    }
+
+    /**
+     * Keep this many days of facts: day partitions older than that are dropped (at start,
+     * then hourly) and older facts are not stored; 0 (default) keeps everything.
+     */
+    public Builder retentionDays(int days) {
+      if (days < 0) {
+        throw new IllegalArgumentException("retentionDays < 0");
+      }
+      this.retentionDays = days;
+      return this;
+    }
+
+    /** INSERT or COPY; default {@link JdbcFactWriter#DEFAULT_METHOD}. */
+    public Builder writeMethod(JdbcFactWriter.Method method) {
+      this.writeMethod = Objects.requireNonNull(method);
+      return this;
+    }
+
+    /** Records (facts and window parts) per database transaction at most; default 5000. */
     public Builder maxBatchRecords(int n) {
       if (n < 1) {
         throw new IllegalArgumentException("maxBatchRecords < 1");

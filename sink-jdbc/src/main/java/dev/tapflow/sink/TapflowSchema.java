@@ -35,12 +35,18 @@ public final class TapflowSchema {
 
   /** Applies pending migrations; returns how many ran. Safe to call on every start. */
   public static int migrate(String jdbcUrl, Properties jdbcProperties) {
+    return migrate(jdbcUrl, jdbcProperties, "latest");
+  }
+
+  /** Applies pending migrations up to {@code targetVersion} ("latest" for all); for tests of a migration. */
+  static int migrate(String jdbcUrl, Properties jdbcProperties, String targetVersion) {
     MigrateResult result = Flyway.configure()
         .dataSource(new DriverManagerDataSource(jdbcUrl, jdbcProperties))
         .locations(LOCATION)
         .table(HISTORY_TABLE)
         .baselineOnMigrate(true)
         .baselineVersion("0")
+        .target(targetVersion)
         .load()
         .migrate();
     return result.migrationsExecuted;

@@ -227,6 +227,66 @@ class FactSinkTest {
     assertEquals(200, count(url, "SELECT count(*) FROM latency_facts"));
   }
 
+  /** Window parts join the facts' transactions; facts past the retention are not stored, their days dropped. */
+  @Test
+  void mergesWindowPartsOnceAndKeepsOnlyTheRetainedDays() throws Exception {
+    String topic = "tapflow.facts.retention." + UUID.randomUUID();
+    String windowsTopic = "tapflow.latency.retention." + UUID.randomUUID();
+    kafka.createTopics(Map.of(topic, 2, windowsTopic, 2));
+    String url = SharedInfra.jdbcUrl("sink_windows_retention");
+    TapflowSchema.migrate(url, SharedInfra.jdbcProperties());
+    java.time.LocalDate today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
+    long todayNs = today.atStartOfDay().toEpochSecond(java.time.ZoneOffset.UTC) * 1_000_000_000L;
+    long oldNs = todayNs - 9 * 86_400_000_000_000L;
+    List<LatencyFact> facts = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      long t = (i < 30 ? oldNs : todayNs) + i * 1_000_000L;
+      LatencyFact f = Facts.fact("r", i, 1000 + i);
+      facts.add(LatencyFact.newBuilder(f).setRequestFirstNs(t).setRequestLastNs(t + 2000).build());
+    }
+    try (Connection c = DriverManager.getConnection(url, SharedInfra.jdbcProperties())) {
+      c.setAutoCommit(false);
+      new JdbcFactWriter().insert(c, List.of(facts.get(0))); // an old day already stored
+      c.commit();
+    }
+    dev.tapflow.schemas.LatencyWindow part = dev.tapflow.schemas.LatencyWindow.newBuilder()
+        .setAgent("test-agent").setProtocol("redis").setServerIp("10.0.0.2").setServerPort(6379).setCommand("GET")
+        .setWindowStartNs(todayNs).setWindowSizeMs(60_000).setPart(0).setCount(5).setErrors(1).setTimeouts(0)
+        .setRequestBytes(150).setResponseBytes(60).setLatencyCount(1).setLatencySumNs(2000).setLatencyMinNs(2000L)
+        .setLatencyMaxNs(2000L).setHistogram(java.nio.ByteBuffer.wrap(dev.tapflow.schemas.LatencyHistograms.encode(
+            histogramOf(2000)))).build();
+    try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(kafka.bootstrapServers())) {
+      Facts.produce(producer, topic, facts);
+      producer.beginTransaction();
+      for (int i = 0; i < 2; i++) { // the same part twice, and a second part
+        producer.send(new ProducerRecord<>(windowsTopic, "w".getBytes(StandardCharsets.UTF_8),
+            dev.tapflow.schemas.AvroSerde.latencyWindow().encode(part)));
+      }
+      producer.send(new ProducerRecord<>(windowsTopic, "w".getBytes(StandardCharsets.UTF_8),
+          dev.tapflow.schemas.AvroSerde.latencyWindow().encode(
+              dev.tapflow.schemas.LatencyWindow.newBuilder(part).setPart(3).build())));
+      producer.commitTransaction();
+    }
+    try (FactSink sink = FactSink.builder(consumer("rw-" + UUID.randomUUID()), url, SharedInfra.jdbcProperties())
+        .topic(topic).latencyWindowsTopic(windowsTopic).retentionDays(7).build().start()) {
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(30, sink.factsExpired());
+      assertEquals(70, sink.factsStored());
+      assertEquals(2, sink.windowPartsMerged());
+    }
+    assertEquals(70, count(url, "SELECT count(*) FROM latency_facts"), "the old day was dropped with its row");
+    assertEquals(10, count(url, "SELECT count FROM latency_windows"));
+    assertEquals(2, count(url, "SELECT errors FROM latency_windows"));
+  }
+
+  private static org.HdrHistogram.Histogram histogramOf(long... values) {
+    org.HdrHistogram.Histogram h = dev.tapflow.schemas.LatencyHistograms.create();
+    for (long v : values) {
+      h.recordValue(v);
+    }
+    return h;
+  }
+
   private static FactSink sink(String topic, String url, String group) {
     return FactSink.builder(consumer(group), url, SharedInfra.jdbcProperties())
         .topic(topic)
