@@ -7,6 +7,7 @@ import dev.tapflow.embedded.EmbeddedPostgres;
 import dev.tapflow.sink.FactSink;
 import dev.tapflow.sink.LatencyReport;
 import dev.tapflow.stream.ProcessorApp;
+import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -66,6 +67,14 @@ final class LocalCommand implements Callable<Integer> {
   @Mixin
   PipelineOptions pipeline;
 
+  @Mixin
+  HistogramOptions histograms;
+
+  @Option(names = "--retention-days", defaultValue = "0", paramLabel = "N",
+      description = "Keep N days of facts in the database: older day partitions are dropped and older facts are "
+          + "not stored. 0 keeps everything. Default: ${DEFAULT-VALUE}.")
+  int retentionDays;
+
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -74,6 +83,10 @@ final class LocalCommand implements Callable<Integer> {
     ImportCommand.requireReadable(files);
     Duration wait = PipelineOptions.Durations.parse(timeout, "--timeout");
     ProcessorConfig config = pipeline.processorConfig();
+    LatencyWindowConfig windows = histograms.config();
+    if (retentionDays < 0) {
+      throw new UserError("--retention-days must be 0 or more");
+    }
     PrintWriter err = spec.commandLine().getErr();
     Files.createDirectories(home);
     long t0 = System.nanoTime();
@@ -96,9 +109,9 @@ final class LocalCommand implements Callable<Integer> {
         err.printf("tapflow: PostgreSQL (embedded) at %s, started in %d ms%n", jdbcUrl, pg.startTime().toMillis());
       }
       Map<String, Object> clientProps = kafka.clientProperties();
-      Topics.ensure(bootstrap, clientProps, config, partitions);
+      Topics.ensure(bootstrap, clientProps, config, windows, partitions);
 
-      ProcessorApp processor = new ProcessorApp(config, bootstrap, ProcessorApp.DEFAULT_APPLICATION_ID,
+      ProcessorApp processor = new ProcessorApp(config, windows, bootstrap, ProcessorApp.DEFAULT_APPLICATION_ID,
           home.resolve("streams"), clientProps);
       open.add(0, processor);
       processor.start();
@@ -106,7 +119,8 @@ final class LocalCommand implements Callable<Integer> {
       Properties consumer = new Properties();
       consumer.putAll(clientProps);
       consumer.put("bootstrap.servers", bootstrap);
-      FactSink sink = FactSink.builder(consumer, jdbcUrl, jdbcProps).topic(config.factsTopic()).build();
+      FactSink sink = FactSink.builder(consumer, jdbcUrl, jdbcProps).topic(config.factsTopic())
+          .latencyWindowsTopic(windows.topic()).retentionDays(retentionDays).build();
       open.add(0, sink);
       sink.start();
 
@@ -140,6 +154,10 @@ final class LocalCommand implements Callable<Integer> {
           + "%d ms since tapflow started%n", facts, (tProcessed - tImport) / 1_000_000,
           (tStored - tImport) / 1_000_000, rate, (tStored - t0) / 1_000_000);
       Map<String, Long> anomalies = new LinkedHashMap<>(processor.engine().anomalyCounts());
+      long late = processor.latencyWindows().lateFactsDropped();
+      if (late > 0) {
+        anomalies.put("LATENCY_WINDOW_LATE_FACTS", late);
+      }
       if (!anomalies.isEmpty()) {
         err.println("tapflow: anomalies " + anomalies);
       }

@@ -20,6 +20,9 @@ final class ProcessCommand implements Callable<Integer> {
   @Mixin
   PipelineOptions pipeline;
 
+  @Mixin
+  HistogramOptions histograms;
+
   @Option(names = "--app-id", defaultValue = ProcessorApp.DEFAULT_APPLICATION_ID,
       description = "Kafka Streams application id. Default: ${DEFAULT-VALUE}.")
   String appId;
@@ -42,8 +45,8 @@ final class ProcessCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }));
-    try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), kafka.requireBootstrap(), appId, stateDir,
-        kafka.clientProperties())) {
+    try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), kafka.requireBootstrap(),
+        appId, stateDir, kafka.clientProperties())) {
       app.onStopped(stop::countDown);
       app.start();
       stop.await();

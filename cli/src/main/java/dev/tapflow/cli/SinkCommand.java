@@ -5,11 +5,12 @@ import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code tapflow sink}: the JDBC sink role, until stopped. */
 @Command(name = "sink", mixinStandardHelpOptions = true,
-    description = "Write latency facts from tapflow.facts.v1 into PostgreSQL (table latency_facts), "
-        + "creating or migrating the schema first.")
+    description = "Write latency facts from tapflow.facts.v1 into PostgreSQL (table latency_facts) and latency "
+        + "windows from tapflow.latency-1m.v1 (latency_windows), creating or migrating the schema first.")
 final class SinkCommand implements Callable<Integer> {
 
   @Mixin
@@ -17,6 +18,15 @@ final class SinkCommand implements Callable<Integer> {
 
   @Mixin
   JdbcOptions jdbc;
+
+  @Option(names = "--retention-days", defaultValue = "0", paramLabel = "N",
+      description = "Keep N days of facts: older day partitions of latency_facts are dropped (at start, then hourly) "
+          + "and older facts are not stored. 0 keeps everything. Default: ${DEFAULT-VALUE}.")
+  int retentionDays;
+
+  @Option(names = "--max-batch", defaultValue = "5000", paramLabel = "N",
+      description = "Records written per database transaction at most. Default: ${DEFAULT-VALUE}.")
+  int maxBatch;
 
   @Override
   public Integer call() {
@@ -26,7 +36,11 @@ final class SinkCommand implements Callable<Integer> {
     Properties consumer = new Properties();
     consumer.putAll(kafka.clientProperties());
     consumer.put("bootstrap.servers", kafka.requireBootstrap());
-    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).build();
+    if (retentionDays < 0 || maxBatch < 1) {
+      throw new UserError("--retention-days must be 0 or more, --max-batch 1 or more");
+    }
+    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).retentionDays(retentionDays)
+        .maxBatchRecords(maxBatch).build();
     Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
     sink.run();
     if (sink.failure() != null) {

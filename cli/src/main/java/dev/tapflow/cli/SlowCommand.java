@@ -1,19 +1,14 @@
 package dev.tapflow.cli;
 
-import dev.tapflow.embedded.EmbeddedPostgres;
 import dev.tapflow.sink.LatencyReport;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -71,25 +66,11 @@ final class SlowCommand implements Callable<Integer> {
   public Integer call() throws SQLException {
     LatencyReport.SlowFilter filter = filter();
     PrintWriter out = spec.commandLine().getOut();
-    if (jdbc.jdbcUrl != null) {
-      try (Connection c = DriverManager.getConnection(jdbc.jdbcUrl, jdbc.properties())) {
-        print(out, LatencyReport.slowest(c, filter));
-      }
-      return 0;
-    }
-    Path dir = home.resolve("postgres");
-    if (!Files.isDirectory(dir)) {
-      throw new UserError("no embedded database at " + dir + ": run 'tapflow local FILE...' first, or give --jdbc-url");
-    }
-    try (EmbeddedPostgres pg = EmbeddedPostgres.start(dir); Connection c = pg.connect()) {
-      print(out, LatencyReport.slowest(c, filter));
+    try (Database db = Database.open(home, jdbc)) {
+      out.print(LatencyReport.renderSlowest(LatencyReport.slowest(db.connection(), filter)));
+      out.flush();
     }
     return 0;
-  }
-
-  private void print(PrintWriter out, List<LatencyReport.SlowRequest> rows) {
-    out.print(LatencyReport.renderSlowest(rows));
-    out.flush();
   }
 
   LatencyReport.SlowFilter filter() {

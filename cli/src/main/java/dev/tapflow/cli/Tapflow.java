@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
       ProcessCommand.class,
       SinkCommand.class,
       SlowCommand.class,
+      TopCommand.class,
+      SqlCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tapflow implements Runnable {

@@ -1,5 +1,6 @@
 package dev.tapflow.cli;
 
+import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +17,8 @@ import org.apache.kafka.clients.admin.NewTopic;
 final class Topics {
   private Topics() {}
 
-  static void ensure(String bootstrap, Map<String, Object> clientProps, ProcessorConfig config, int partitions) {
+  static void ensure(String bootstrap, Map<String, Object> clientProps, ProcessorConfig config,
+      LatencyWindowConfig windows, int partitions) {
     Properties p = new Properties();
     clientProps.forEach((k, v) -> {
       if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(k)) {
@@ -29,7 +31,7 @@ final class Topics {
     try (Admin admin = Admin.create(p)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
-      for (String t : List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic())) {
+      for (String t : List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic())) {
         if (!existing.contains(t)) {
           create.add(new NewTopic(t, partitions, (short) 1));
         }

@@ -216,8 +216,8 @@ public final class LatencyReport {
     StringBuilder out = new StringBuilder();
     TextTable slow = new TextTable("TIME (UTC)", "CLIENT => SERVER", "COMMAND", "RESOURCE", ">LATENCY ms", "STATUS");
     for (SlowRequest s : slowest) {
-      slow.row(TIME.format(s.time()), s.client() + " => " + s.server(), printable(s.command(), 24),
-          s.resource() == null ? "" : printable(s.resource(), RESOURCE_WIDTH), ms(s.latencyMs()), s.status());
+      slow.row(TIME.format(s.time()), s.client() + " => " + s.server(), TextTable.printable(s.command(), 24),
+          s.resource() == null ? "" : TextTable.printable(s.resource(), RESOURCE_WIDTH), ms(s.latencyMs()), s.status());
     }
     if (slowest.isEmpty()) {
       out.append("  (no request with a response matches)\n");
@@ -233,7 +233,7 @@ public final class LatencyReport {
     TextTable commands = new TextTable("SERVER", "PROTOCOL", "COMMAND", ">COUNT", ">P50 ms", ">P99 ms", ">MAX ms",
         ">ERRORS", ">TIMEOUTS");
     for (CommandLatency c : report.commands()) {
-      commands.row(c.server(), c.protocol(), printable(c.command(), 24), Long.toString(c.count()), ms(c.p50Ms()),
+      commands.row(c.server(), c.protocol(), TextTable.printable(c.command(), 24), Long.toString(c.count()), ms(c.p50Ms()),
           ms(c.p99Ms()), ms(c.maxMs()), Long.toString(c.errors()), Long.toString(c.timeouts()));
     }
     out.append("Latency by server and command\n");
@@ -248,7 +248,8 @@ public final class LatencyReport {
     return out.toString();
   }
 
-  static String endpoint(String ip, int port) {
+  /** HOST:PORT, IPv6 in brackets. */
+  public static String endpoint(String ip, int port) {
     return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port;
   }
 
@@ -257,72 +258,8 @@ public final class LatencyReport {
     return rs.wasNull() ? null : v / 1e6;
   }
 
-  private static String ms(Double v) {
+  /** Milliseconds with three decimals, "-" for none. */
+  public static String ms(Double v) {
     return v == null ? "-" : String.format(Locale.ROOT, "%.3f", v);
-  }
-
-  /** Control characters shown as '.', long text cut to {@code width} with "...". */
-  private static String printable(String s, int width) {
-    StringBuilder b = new StringBuilder(Math.min(s.length(), width));
-    for (int i = 0; i < s.length() && b.length() < width; i++) {
-      char ch = s.charAt(i);
-      b.append(Character.isISOControl(ch) ? '.' : ch);
-    }
-    if (s.length() > width) {
-      b.setLength(width - 3);
-      b.append("...");
-    }
-    return b.toString();
-  }
-
-  /** Columns padded to their widest cell; a header starting with '>' is right-aligned. */
-  private static final class TextTable {
-    private final String[] headers;
-    private final boolean[] right;
-    private final List<String[]> rows = new ArrayList<>();
-
-    TextTable(String... headers) {
-      this.headers = new String[headers.length];
-      this.right = new boolean[headers.length];
-      for (int i = 0; i < headers.length; i++) {
-        right[i] = headers[i].startsWith(">");
-        this.headers[i] = right[i] ? headers[i].substring(1) : headers[i];
-      }
-    }
-
-    void row(String... cells) {
-      rows.add(cells);
-    }
-
-    void appendTo(StringBuilder out) {
-      int[] width = new int[headers.length];
-      for (int i = 0; i < headers.length; i++) {
-        width[i] = headers[i].length();
-        for (String[] r : rows) {
-          width[i] = Math.max(width[i], r[i].length());
-        }
-      }
-      line(out, headers, width);
-      String[] rule = new String[headers.length];
-      for (int i = 0; i < headers.length; i++) {
-        rule[i] = "-".repeat(width[i]);
-      }
-      line(out, rule, width);
-      for (String[] r : rows) {
-        line(out, r, width);
-      }
-    }
-
-    private void line(StringBuilder out, String[] cells, int[] width) {
-      StringBuilder l = new StringBuilder("  ");
-      for (int i = 0; i < cells.length; i++) {
-        if (i > 0) {
-          l.append("  ");
-        }
-        String pad = " ".repeat(width[i] - cells[i].length());
-        l.append(right[i] ? pad + cells[i] : cells[i] + pad);
-      }
-      out.append(l.toString().stripTrailing()).append('\n');
-    }
   }
 }

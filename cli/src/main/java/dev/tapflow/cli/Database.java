@@ -1,0 +1,55 @@
+package dev.tapflow.cli;
+
+import dev.tapflow.embedded.EmbeddedPostgres;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+
+/**
+ * The database a query command reads: {@code --jdbc-url} when given, else the embedded
+ * PostgreSQL that {@code tapflow local} keeps under {@code --home} (started for the command,
+ * stopped after it).
+ */
+final class Database implements AutoCloseable {
+  private final EmbeddedPostgres embedded;
+  private final Connection connection;
+
+  private Database(EmbeddedPostgres embedded, Connection connection) {
+    this.embedded = embedded;
+    this.connection = connection;
+  }
+
+  static Database open(Path home, JdbcOptions jdbc) throws SQLException {
+    if (jdbc.jdbcUrl != null) {
+      return new Database(null, DriverManager.getConnection(jdbc.jdbcUrl, jdbc.properties()));
+    }
+    Path dir = home.resolve("postgres");
+    if (!Files.isDirectory(dir)) {
+      throw new UserError("no embedded database at " + dir + ": run 'tapflow local FILE...' first, or give --jdbc-url");
+    }
+    EmbeddedPostgres pg = EmbeddedPostgres.start(dir);
+    try {
+      return new Database(pg, pg.connect());
+    } catch (SQLException | RuntimeException e) {
+      pg.close();
+      throw e;
+    }
+  }
+
+  Connection connection() {
+    return connection;
+  }
+
+  @Override
+  public void close() throws SQLException {
+    try {
+      connection.close();
+    } finally {
+      if (embedded != null) {
+        embedded.close();
+      }
+    }
+  }
+}
