@@ -254,6 +254,11 @@ public final class EmbeddedKafka implements AutoCloseable {
     p.setProperty("share.coordinator.state.topic.min.isr", "1");
     // No one else will join: do not hold the first rebalance back.
     p.setProperty("group.initial.rebalance.delay.ms", "0");
+    // tapflow's records carry capture times, often days old (imported files): retention by
+    // time would delete them at the first retention check, 30 s after start, whether or not
+    // they were processed. Bound each partition by size instead.
+    p.setProperty("log.retention.ms", "-1");
+    p.setProperty("log.retention.bytes", Long.toString(1L << 30));
     p.putAll(overrides);
     return p;
   }

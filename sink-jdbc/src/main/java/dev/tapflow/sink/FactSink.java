@@ -122,6 +122,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private boolean inRetry;
   private long lastCaughtUpCheckNanos;
   private long lastRetentionNanos;
+  private long lastIdleReportNanos;
   private boolean retentionDone;
 
   // Shared with other threads.
@@ -368,6 +369,14 @@ public final class FactSink implements Runnable, AutoCloseable {
     if (idle && buffer.isEmpty() && uncommitted.isEmpty() && waiters.get() > 0
         && System.nanoTime() - lastCaughtUpCheckNanos >= CAUGHT_UP_CHECK_INTERVAL_NS) {
       checkCaughtUp();
+    }
+    if (idle && log.isDebugEnabled() && System.nanoTime() - lastIdleReportNanos > TimeUnit.SECONDS.toNanos(5)) {
+      lastIdleReportNanos = System.nanoTime();
+      StringBuilder lag = new StringBuilder();
+      for (TopicPartition tp : consumer.assignment()) {
+        lag.append(' ').append(tp).append('=').append(consumer.currentLag(tp));
+      }
+      log.debug("idle; paused {}; lag{}", consumer.paused(), lag);
     }
     if (!status.startsWith("running") && !consumer.assignment().isEmpty()) {
       status = "running";
@@ -802,6 +811,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      log.debug("revoked {}", partitions);
       // Finish what we hold for these partitions while we still own them (one attempt,
       // not while already retrying a dead database); whatever is left is read again by the
       // next owner and skipped as already stored.
@@ -820,6 +830,7 @@ public final class FactSink implements Runnable, AutoCloseable {
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      log.debug("lost {}", partitions);
       forget(partitions);
     }
 
