@@ -16,12 +16,5 @@ for f in pb_memcache_text_tcp_single_load_store pb_memcache_bin_tcp_single_load_
   [ -f "$shared_captures/$f.pcap" ] && state+=("$shared_captures/$f.pcap")
 done
 
-build_log="$(mktemp)"
-trap 'rm -f "$build_log"' EXIT
-if ! mvn -q -B -ntp -pl bench/jmh -am -DskipTests package dependency:build-classpath \
-    -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime >"$build_log" 2>&1; then
-  cat "$build_log"
-  exit 1
-fi
-cp="bench/jmh/target/classes:$(cat bench/jmh/target/classpath.txt)"
+. bench/classpath.sh
 java -cp "$cp" dev.tapflow.bench.ReassemblyReport bench/jmh/target/reassembly-jmh.log "$redis" "${state[@]}"

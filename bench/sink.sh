@@ -14,13 +14,6 @@ rates="${2:-1000,5000}"
 seconds="${3:-20}"
 work="${4:-$(mktemp -d /tmp/tapflow-sink-bench.XXXXXX)}"
 
-build_log="$(mktemp)"
-trap 'rm -f "$build_log"' EXIT
-if ! mvn -q -B -ntp -pl bench/jmh -am -DskipTests package dependency:build-classpath \
-    -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime >"$build_log" 2>&1; then
-  cat "$build_log"
-  exit 1
-fi
-cp="bench/jmh/target/classes:$(cat bench/jmh/target/classpath.txt)"
+. bench/classpath.sh
 java -cp "$cp" dev.tapflow.bench.SinkBenchmark "$work" "$facts" "$rates" "$seconds"
 rm -rf "$work"
