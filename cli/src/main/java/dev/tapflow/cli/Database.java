@@ -6,13 +6,30 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * The database a query command reads: {@code --jdbc-url} when given, else the embedded
  * PostgreSQL that {@code tapflow local} keeps under {@code --home} (started for the command,
- * stopped after it).
+ * stopped after it). {@link Options} are the command-line options that choose it.
  */
 final class Database implements AutoCloseable {
+
+  /** {@code --home} and the JDBC options; shared by slow, top and sql. */
+  static final class Options {
+    @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
+        description = "Where tapflow local keeps its embedded database. Default: ${DEFAULT-VALUE}.")
+    Path home;
+
+    @Mixin
+    JdbcOptions jdbc;
+
+    Database open() throws SQLException {
+      return Database.open(home, jdbc);
+    }
+  }
+
   private final EmbeddedPostgres embedded;
   private final Connection connection;
 

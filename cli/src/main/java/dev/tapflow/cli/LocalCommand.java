@@ -70,10 +70,8 @@ final class LocalCommand implements Callable<Integer> {
   @Mixin
   HistogramOptions histograms;
 
-  @Option(names = "--retention-days", defaultValue = "0", paramLabel = "N",
-      description = "Keep N days of facts in the database: older day partitions are dropped and older facts are "
-          + "not stored. 0 keeps everything. Default: ${DEFAULT-VALUE}.")
-  int retentionDays;
+  @Mixin
+  RetentionOptions retention;
 
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
@@ -84,9 +82,7 @@ final class LocalCommand implements Callable<Integer> {
     Duration wait = PipelineOptions.Durations.parse(timeout, "--timeout");
     ProcessorConfig config = pipeline.processorConfig();
     LatencyWindowConfig windows = histograms.config();
-    if (retentionDays < 0) {
-      throw new UserError("--retention-days must be 0 or more");
-    }
+    int retentionDays = retention.days();
     PrintWriter err = spec.commandLine().getErr();
     Files.createDirectories(home);
     long t0 = System.nanoTime();

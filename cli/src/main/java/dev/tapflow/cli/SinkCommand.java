@@ -19,10 +19,8 @@ final class SinkCommand implements Callable<Integer> {
   @Mixin
   JdbcOptions jdbc;
 
-  @Option(names = "--retention-days", defaultValue = "0", paramLabel = "N",
-      description = "Keep N days of facts: older day partitions of latency_facts are dropped (at start, then hourly) "
-          + "and older facts are not stored. 0 keeps everything. Default: ${DEFAULT-VALUE}.")
-  int retentionDays;
+  @Mixin
+  RetentionOptions retention;
 
   @Option(names = "--max-batch", defaultValue = "5000", paramLabel = "N",
       description = "Records written per database transaction at most. Default: ${DEFAULT-VALUE}.")
@@ -36,10 +34,10 @@ final class SinkCommand implements Callable<Integer> {
     Properties consumer = new Properties();
     consumer.putAll(kafka.clientProperties());
     consumer.put("bootstrap.servers", kafka.requireBootstrap());
-    if (retentionDays < 0 || maxBatch < 1) {
-      throw new UserError("--retention-days must be 0 or more, --max-batch 1 or more");
+    if (maxBatch < 1) {
+      throw new UserError("--max-batch must be 1 or more");
     }
-    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).retentionDays(retentionDays)
+    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).retentionDays(retention.days())
         .maxBatchRecords(maxBatch).build();
     Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
     sink.run();

@@ -2,7 +2,6 @@ package dev.tapflow.cli;
 
 import dev.tapflow.sink.LatencyReport;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -52,12 +51,8 @@ final class SlowCommand implements Callable<Integer> {
   @Option(names = "--limit", defaultValue = "20", description = "At most this many rows. Default: ${DEFAULT-VALUE}.")
   int limit;
 
-  @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
-      description = "Where tapflow local keeps its embedded database. Default: ${DEFAULT-VALUE}.")
-  Path home;
-
   @Mixin
-  JdbcOptions jdbc;
+  Database.Options database;
 
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
@@ -66,7 +61,7 @@ final class SlowCommand implements Callable<Integer> {
   public Integer call() throws SQLException {
     LatencyReport.SlowFilter filter = filter();
     PrintWriter out = spec.commandLine().getOut();
-    try (Database db = Database.open(home, jdbc)) {
+    try (Database db = database.open()) {
       out.print(LatencyReport.renderSlowest(LatencyReport.slowest(db.connection(), filter)));
       out.flush();
     }

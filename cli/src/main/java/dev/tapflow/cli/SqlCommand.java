@@ -2,7 +2,6 @@ package dev.tapflow.cli;
 
 import dev.tapflow.sink.TextTable;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
@@ -55,12 +54,8 @@ final class SqlCommand implements Callable<Integer> {
   @Option(names = "--width", defaultValue = "60", description = "Widest cell shown; longer ones end in '...'. Default: ${DEFAULT-VALUE}.")
   int width;
 
-  @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
-      description = "Where tapflow local keeps its embedded database. Default: ${DEFAULT-VALUE}.")
-  Path home;
-
   @Mixin
-  JdbcOptions jdbc;
+  Database.Options database;
 
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
@@ -73,7 +68,7 @@ final class SqlCommand implements Callable<Integer> {
     long timeoutMs = PipelineOptions.Durations.parse(timeout, "--timeout").toMillis();
     requireOneStatement(statement);
     PrintWriter out = spec.commandLine().getOut();
-    try (Database db = Database.open(home, jdbc)) {
+    try (Database db = database.open()) {
       Connection c = db.connection();
       c.setAutoCommit(false);
       try (Statement s = c.createStatement()) {

@@ -4,7 +4,6 @@ import dev.tapflow.sink.LatencyReport;
 import dev.tapflow.sink.MergedLatency;
 import dev.tapflow.sink.TextTable;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -60,12 +59,8 @@ final class TopCommand implements Callable<Integer> {
   @Option(names = "--once", description = "Print the table once and exit (for scripts and tests).")
   boolean once;
 
-  @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
-      description = "Where tapflow local keeps its embedded database. Default: ${DEFAULT-VALUE}.")
-  Path home;
-
   @Mixin
-  JdbcOptions jdbc;
+  Database.Options database;
 
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
@@ -102,7 +97,7 @@ final class TopCommand implements Callable<Integer> {
       throw new UserError("--refresh must be at least 100ms");
     }
     PrintWriter out = spec.commandLine().getOut();
-    try (Database db = Database.open(home, jdbc)) {
+    try (Database db = database.open()) {
       while (true) {
         String table = render(db.connection(), Instant.now());
         out.print(once ? table : CLEAR + table);
