@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * Reads a pcap/pcapng file and hands its segments, batched per connection, to a
- * {@link BatchListener}: {@link PcapFileReader} → {@link PacketDecoder} (→
+ * {@link BatchListener}: {@link PcapFileReader} → {@link SegmentExtractor} ({@link PacketDecoder},
  * {@link IpFragmentReassembler} for IP fragments) → {@link SegmentBatcher}.
  * Single-threaded: the listener runs on the calling thread.
  */
@@ -63,26 +63,10 @@ public final class CaptureFileImporter {
         throw new CaptureFileException(file, "unsupported link type " + LinkType.name(linkType)
             + " (supported: Ethernet, Linux cooked SLL/SLL2, BSD loopback NULL/LOOP, raw IP)");
       }
-      SegmentBatcher batcher = new SegmentBatcher(agentId, listener, stats, options);
-      IpFragmentReassembler fragments = new IpFragmentReassembler(stats, fragmentOptions);
-      DecodedPacket packet = new DecodedPacket();
-      long[] packetNo = {0};
-      reader.read((tsNs, wireLen, frame) -> {
-        long no = ++packetNo[0];
-        stats.packet(tsNs, frame.length, wireLen);
-        SkipReason skip = PacketDecoder.decode(linkType, frame, 0, frame.length, wireLen, packet);
-        if (skip == null) {
-          batcher.accept(packet, tsNs, wireLen, no);
-        } else if ((skip == SkipReason.IPV4_FRAGMENT || skip == SkipReason.IPV6_FRAGMENT)
-            && (skip = fragments.accept(packet, tsNs, wireLen)) == null) {
-          batcher.accept(packet, tsNs, fragments.reassembledWireLen(), no); // completed a datagram
-        } else {
-          stats.skip(skip);
-          batcher.advanceTo(tsNs);
-        }
-      });
-      fragments.finish(stats.lastTsNs());
-      batcher.finish();
+      SegmentExtractor extractor = new SegmentExtractor(stats,
+          new SegmentBatcher(agentId, listener, stats, options), fragmentOptions);
+      reader.read((tsNs, wireLen, frame) -> extractor.frame(linkType, tsNs, wireLen, frame, 0, frame.length));
+      extractor.finish();
     }
     if (endOfCapture) {
       listener.onEndOfCapture(agentId, stats.lastTsNs());

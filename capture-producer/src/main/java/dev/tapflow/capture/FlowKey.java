@@ -15,6 +15,8 @@ final class FlowKey {
   long bHi;
   long bLo;
   int portB;
+  /** {@link #hashCode}, computed once by {@link #fill}. */
+  private int hash;
 
   /**
    * Fills this key from a decoded packet, endpoints in canonical order.
@@ -51,6 +53,7 @@ final class FlowKey {
       aHi = dHi; aLo = dLo; portA = p.dstPort;
       bHi = sHi; bLo = sLo; portB = p.srcPort;
     }
+    hash = computeHash();
     return srcIsA;
   }
 
@@ -64,6 +67,7 @@ final class FlowKey {
     k.bHi = bHi;
     k.bLo = bLo;
     k.portB = portB;
+    k.hash = hash;
     return k;
   }
 
@@ -93,12 +97,16 @@ final class FlowKey {
   public boolean equals(Object o) {
     if (!(o instanceof FlowKey)) return false;
     FlowKey k = (FlowKey) o;
-    return aLo == k.aLo && bLo == k.bLo && portA == k.portA && portB == k.portB
+    return hash == k.hash && aLo == k.aLo && bLo == k.bLo && portA == k.portA && portB == k.portB
         && aHi == k.aHi && bHi == k.bHi && transport == k.transport && v6 == k.v6;
   }
 
   @Override
   public int hashCode() {
+    return hash;
+  }
+
+  private int computeHash() {
     long h = aLo * 0x9E3779B97F4A7C15L;
     h = (h ^ bLo) * 0x9E3779B97F4A7C15L;
     h = (h ^ aHi ^ (bHi << 1)) * 0x9E3779B97F4A7C15L;

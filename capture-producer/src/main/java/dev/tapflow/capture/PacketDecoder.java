@@ -1,5 +1,9 @@
 package dev.tapflow.capture;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /**
  * Parses link, IP and TCP/UDP headers in place from a captured frame: no copies, no objects,
  * a {@link DecodedPacket} flyweight filled with offsets. Pure and stateless: IP fragments are
@@ -275,15 +279,20 @@ public final class PacketDecoder {
     out.capturedPayloadLen = Math.max(0, Math.min(l4End - payloadOff, payloadLen));
   }
 
+  // Network-order loads as one access each (one bounds check, one load) rather than byte by byte.
+  private static final VarHandle BE_SHORT = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.BIG_ENDIAN);
+  private static final VarHandle BE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+  private static final VarHandle BE_LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
   static int u16(byte[] b, int i) {
-    return (b[i] & 0xFF) << 8 | (b[i + 1] & 0xFF);
+    return (short) BE_SHORT.get(b, i) & 0xFFFF;
   }
 
   static long u32(byte[] b, int i) {
-    return ((long) (b[i] & 0xFF) << 24) | (b[i + 1] & 0xFF) << 16 | (b[i + 2] & 0xFF) << 8 | (b[i + 3] & 0xFF);
+    return (int) BE_INT.get(b, i) & 0xFFFFFFFFL;
   }
 
   static long u64(byte[] b, int i) {
-    return u32(b, i) << 32 | u32(b, i + 4);
+    return (long) BE_LONG.get(b, i);
   }
 }

@@ -15,7 +15,12 @@ import java.util.Objects;
 /**
  * Turns decoded packets into {@code SegmentBatch}es, one open batch per connection.
  *
- * <p>A connection's open batch is flushed to the {@link BatchListener}
+ * <p>How an open batch holds its segments, and where a flushed one goes, is a
+ * {@link SegmentSink}'s business: {@code Segment} objects handed to a {@link BatchListener}
+ * (file import, {@code tapflow analyze}), or Avro bytes written in place for the live agent
+ * ({@link SegmentBatchEncoder}). This class decides only when.
+ *
+ * <p>A connection's open batch is flushed to the sink
  * <ul>
  *   <li>when it holds {@link Options#maxBatchBytes} payload bytes or {@link Options#maxBatchSegments} segments;</li>
  *   <li>when capture time reaches its first segment's time + {@link Options#maxBatchDelayNs};</li>
@@ -30,7 +35,7 @@ import java.util.Objects;
  * connection's batches are emitted in capture order.
  *
  * <p>Time bound, cheaply: open batches sit in a FIFO in opening order (≈ first-segment time);
- * each packet only looks at the FIFO's head. Entries of batches flushed early for another
+ * each packet only compares its time with the FIFO head's deadline. Entries of batches flushed early for another
  * reason are recognised by a sequence number and dropped when they reach the head.
  *
  * <p>Pure ACKs (TCP, no payload on the wire, no SYN/FIN/RST) are counted as
@@ -97,25 +102,90 @@ public final class SegmentBatcher {
     }
   }
 
+  /**
+   * Where segments go. The batcher opens a connection's batch, adds its segments in capture
+   * order and flushes it; everything runs on the batcher's thread.
+   *
+   * @param <B> an open batch
+   */
+  public interface SegmentSink<B> {
+    /** A new, empty batch (or a recycled one). */
+    B open();
+
+    /**
+     * Adds one segment: the decoded packet {@code p} (payload at {@code p.payloadOff()}, its
+     * captured length {@code p.capturedPayloadLen()}), valid only during this call.
+     */
+    void add(B batch, DecodedPacket p, long tsNs, boolean aToB, int wireLen, long packetNo);
+
+    /** The batch of connection {@code key} is complete: {@code segments} segments, at least one. */
+    void flush(ConnectionKey key, B batch, int segments);
+  }
+
+  /** The sink of {@link #SegmentBatcher(String, BatchListener, CaptureStats, Options)}: Segment objects. */
+  private static final class SegmentObjects implements SegmentSink<ArrayList<Segment>> {
+    private final BatchListener listener;
+
+    SegmentObjects(BatchListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+    }
+
+    @Override
+    public ArrayList<Segment> open() {
+      return new ArrayList<>(8);
+    }
+
+    @Override
+    public void add(ArrayList<Segment> batch, DecodedPacket p, long tsNs, boolean aToB, int wireLen, long packetNo) {
+      Segment s = new Segment();
+      s.setTsNs(tsNs);
+      s.setAToB(aToB);
+      s.setSeq(p.seq);
+      s.setAck(p.ack);
+      s.setFlags(p.flags);
+      s.setWindow(p.window);
+      int n = p.capturedPayloadLen;
+      s.setPayload(n == 0 ? EMPTY : ByteBuffer.wrap(Arrays.copyOfRange(p.frame, p.payloadOff, p.payloadOff + n)));
+      s.setPayloadLen(p.payloadLen);
+      s.setWireLen(wireLen);
+      s.setPacketNo(packetNo);
+      batch.add(s);
+    }
+
+    @Override
+    public void flush(ConnectionKey key, ArrayList<Segment> segments, int count) {
+      SegmentBatch batch = new SegmentBatch();
+      batch.setSegments(segments);
+      batch.setEndOfCapture(false);
+      batch.setEndTsNs(0L);
+      listener.onBatch(key, batch);
+    }
+  }
+
   /** Per-connection state: its Avro key (built once) and its open batch, if any. */
   private static final class Flow {
+    final FlowKey flowKey;
     final ConnectionKey key;
-    ArrayList<Segment> open; // null: no open batch
+    Object open; // null: no open batch
     long firstTsNs;
     int bytes;
+    int segments;
     long batchSeq;
 
-    Flow(ConnectionKey key) {
+    Flow(FlowKey flowKey, ConnectionKey key) {
+      this.flowKey = flowKey;
       this.key = key;
     }
   }
 
   private final String agent;
-  private final BatchListener listener;
+  private final SegmentSink<Object> sink;
   private final CaptureStats stats;
   private final Options options;
   private final FlowKey probe = new FlowKey();
   private final LinkedHashMap<FlowKey, Flow> flows;
+  /** The previous packet's connection (the map's most recently used entry already), or null. */
+  private Flow last;
 
   // FIFO of open batches in opening order: (flow, batch sequence number) pairs in a ring
   private Flow[] fifoFlow = new Flow[256];
@@ -124,12 +194,24 @@ public final class SegmentBatcher {
   private int fifoSize;
 
   private long nextBatchSeq;
+  /**
+   * No open batch is due before this capture time: the FIFO head's deadline when it was last
+   * looked at, lowered by every new batch. A lower bound, so one comparison per packet suffices.
+   */
+  private long nextDueNs = Long.MAX_VALUE;
   private long bufferedBytes;
   private int openBatches;
 
+  /** A batcher that hands {@code SegmentBatch} objects to {@code listener}. */
   public SegmentBatcher(String agent, BatchListener listener, CaptureStats stats, Options options) {
+    this(agent, new SegmentObjects(listener), stats, options);
+  }
+
+  /** A batcher whose batches are held and emitted by {@code sink}. */
+  @SuppressWarnings("unchecked") // the batcher hands the sink back only batches the sink opened
+  public <B> SegmentBatcher(String agent, SegmentSink<B> sink, CaptureStats stats, Options options) {
     this.agent = Objects.requireNonNull(agent, "agent");
-    this.listener = Objects.requireNonNull(listener, "listener");
+    this.sink = (SegmentSink<Object>) Objects.requireNonNull(sink, "sink");
     this.stats = Objects.requireNonNull(stats, "stats");
     this.options = Objects.requireNonNull(options, "options");
     this.flows = new LinkedHashMap<>(1024, 0.75f, true) {
@@ -141,6 +223,9 @@ public final class SegmentBatcher {
           return false;
         }
         flush(eldest.getValue());
+        if (eldest.getValue() == last) {
+          last = null;
+        }
         return true;
       }
     };
@@ -151,16 +236,21 @@ public final class SegmentBatcher {
    * {@link #accept} for every segment; call it for skipped packets too.
    */
   public void advanceTo(long tsNs) {
+    if (tsNs < nextDueNs) {
+      return; // the per-packet case: nothing is due yet
+    }
     while (fifoSize > 0) {
       Flow f = fifoFlow[fifoHead];
       if (f.open != null && f.batchSeq == fifoSeq[fifoHead]) {
         if (tsNs - f.firstTsNs < options.maxBatchDelayNs) {
+          nextDueNs = f.firstTsNs + options.maxBatchDelayNs;
           return;
         }
         flush(f);
       }
       fifoPop();
     }
+    nextDueNs = Long.MAX_VALUE;
   }
 
   /**
@@ -176,41 +266,36 @@ public final class SegmentBatcher {
       return;
     }
     boolean aToB = probe.fill(p);
-    Flow f = flows.get(probe);
+    Flow f = last;
+    if (f == null || !f.flowKey.equals(probe)) { // a reply often follows its request: skip the lookup then
+      f = flows.get(probe);
+    }
     if (f == null) {
       FlowKey k = probe.copy();
-      f = new Flow(new ConnectionKey(agent, k.transport == DecodedPacket.TCP ? Transport.TCP : Transport.UDP,
+      f = new Flow(k, new ConnectionKey(agent, k.transport == DecodedPacket.TCP ? Transport.TCP : Transport.UDP,
           ByteBuffer.wrap(k.addrA()), k.portA, ByteBuffer.wrap(k.addrB()), k.portB));
       flows.put(k, f); // may flush and forget the least recently active connection
     }
+    last = f;
 
-    Segment s = new Segment();
-    s.setTsNs(tsNs);
-    s.setAToB(aToB);
-    s.setSeq(p.seq);
-    s.setAck(p.ack);
-    s.setFlags(p.flags);
-    s.setWindow(p.window);
     int n = p.capturedPayloadLen;
-    s.setPayload(n == 0 ? EMPTY : ByteBuffer.wrap(Arrays.copyOfRange(p.frame, p.payloadOff, p.payloadOff + n)));
-    s.setPayloadLen(p.payloadLen);
-    s.setWireLen(wireLen);
-    s.setPacketNo(packetNo);
     stats.segment(n);
 
     if (f.open == null) {
-      f.open = new ArrayList<>(8);
+      f.open = sink.open();
       f.firstTsNs = tsNs;
       f.bytes = 0;
+      f.segments = 0;
       f.batchSeq = nextBatchSeq++;
       openBatches++;
       fifoPush(f, f.batchSeq);
     }
-    f.open.add(s);
+    sink.add(f.open, p, tsNs, aToB, wireLen, packetNo);
+    f.segments++;
     f.bytes += n;
     bufferedBytes += n;
 
-    if ((p.flags & (FIN | RST)) != 0 || f.bytes >= options.maxBatchBytes || f.open.size() >= options.maxBatchSegments) {
+    if ((p.flags & (FIN | RST)) != 0 || f.bytes >= options.maxBatchBytes || f.segments >= options.maxBatchSegments) {
       flush(f);
     }
     while (bufferedBytes > options.maxBufferedBytes && fifoSize > 0) {
@@ -232,6 +317,7 @@ public final class SegmentBatcher {
       fifoPop();
     }
     flows.clear();
+    last = null;
   }
 
   /** Connections currently tracked. */
@@ -250,20 +336,16 @@ public final class SegmentBatcher {
   }
 
   private void flush(Flow f) {
-    ArrayList<Segment> segs = f.open;
-    if (segs == null) {
+    Object batch = f.open;
+    if (batch == null) {
       return;
     }
     f.open = null;
     bufferedBytes -= f.bytes;
     f.bytes = 0;
     openBatches--;
-    SegmentBatch batch = new SegmentBatch();
-    batch.setSegments(segs);
-    batch.setEndOfCapture(false);
-    batch.setEndTsNs(0L);
     stats.batch();
-    listener.onBatch(f.key, batch);
+    sink.flush(f.key, batch, f.segments);
   }
 
   private void fifoPush(Flow f, long seq) {
@@ -293,6 +375,7 @@ public final class SegmentBatcher {
     fifoFlow[tail] = f;
     fifoSeq[tail] = seq;
     fifoSize++;
+    nextDueNs = Math.min(nextDueNs, f.firstTsNs + options.maxBatchDelayNs);
   }
 
   private void fifoPop() {

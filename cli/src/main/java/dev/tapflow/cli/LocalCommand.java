@@ -1,7 +1,9 @@
 package dev.tapflow.cli;
 
-import dev.tapflow.capture.CaptureStats;
 import dev.tapflow.capture.KafkaSegmentPublisher;
+import dev.tapflow.capture.live.LiveCapture;
+import dev.tapflow.capture.live.LivePublisher;
+import dev.tapflow.schemas.CaptureStats;
 import dev.tapflow.embedded.EmbeddedKafka;
 import dev.tapflow.embedded.EmbeddedPostgres;
 import dev.tapflow.sink.FactSink;
@@ -28,25 +30,30 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code tapflow local FILE...}: the whole pipeline in one process. An Apache Kafka broker
- * and a PostgreSQL server start embedded (persistent, under --home) unless
- * --bootstrap-servers / --jdbc-url point elsewhere; the files are imported, processed by
- * Kafka Streams and written by the sink; when every fact is in PostgreSQL the slow-command
- * table is printed.
+ * {@code tapflow local FILE...} or {@code tapflow local -i IFACE}: the whole pipeline in one
+ * process. An Apache Kafka broker and a PostgreSQL server start embedded (persistent, under
+ * --home) unless --bootstrap-servers / --jdbc-url point elsewhere; the files are imported (or
+ * the live agent captures until SIGTERM/SIGINT or --duration), processed by Kafka Streams and
+ * written by the sink; when every fact is in PostgreSQL the slow-command table is printed.
  */
 @Command(name = "local", mixinStandardHelpOptions = true,
     description = "Run everything in one process on an embedded Kafka broker and an embedded PostgreSQL: "
-        + "import the files, process them, store the facts, print the slow-command table.")
+        + "import the files (or capture live with -i until Ctrl-C), process them, store the facts, "
+        + "print the slow-command table.")
 final class LocalCommand implements Callable<Integer> {
 
-  @Parameters(arity = "1..*", paramLabel = "FILE", description = "pcap or pcapng files")
-  List<Path> files;
+  @Parameters(arity = "0..*", paramLabel = "FILE", description = "pcap or pcapng files (or capture live with -i)")
+  List<Path> files = new ArrayList<>();
+
+  @Mixin
+  LiveOptions live;
 
   @Option(names = "--home", defaultValue = "${sys:user.home}/.tapflow",
       description = "Where the embedded broker, database and processor state live. Default: ${DEFAULT-VALUE}.")
   Path home;
 
-  @Option(names = "--agent-id", description = "Label all files with this agent id (default: each file's name without extension).")
+  @Option(names = "--agent-id", description = "Label all files with this agent id (default: each file's name without "
+      + "extension; live: this host's name).")
   String agentId;
 
   @Option(names = "--partitions", defaultValue = "4", description = "Partitions of the tapflow topics when created. Default: ${DEFAULT-VALUE}.")
@@ -78,7 +85,12 @@ final class LocalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (files.isEmpty() == !live.enabled()) {
+      throw new UserError(files.isEmpty() ? "give capture files, or -i IFACE to capture live"
+          : "give capture files or -i IFACE, not both");
+    }
     ImportCommand.requireReadable(files);
+    LiveCapture.Settings liveSettings = live.enabled() ? live.settings(agentId, pipeline.serverPortMap()) : null;
     Duration wait = PipelineOptions.Durations.parse(timeout, "--timeout");
     ProcessorConfig config = pipeline.processorConfig();
     LatencyWindowConfig windows = histograms.config();
@@ -123,16 +135,24 @@ final class LocalCommand implements Callable<Integer> {
       long tImport = System.nanoTime();
       long packets = 0;
       List<String> agents = new ArrayList<>();
-      try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(bootstrap, config.segmentsTopic(), clientProps)) {
-        List<CaptureStats> stats = ImportCommand.importAll(files, agentId, publisher);
-        publisher.flush();
-        for (int i = 0; i < files.size(); i++) {
-          packets += stats.get(i).packets();
-          agents.add(agentId != null ? agentId : dev.tapflow.capture.CaptureFileImporter.defaultAgentId(files.get(i)));
+      if (liveSettings != null) {
+        LivePublisher publisher = LivePublisher.create(bootstrap, clientProps, config.segmentsTopic(), live.backlogBytes());
+        CaptureStats last = LiveAgent.run(liveSettings, publisher, live.duration(), err);
+        packets = last.getPackets();
+        agents.add(liveSettings.agent());
+        err.printf("tapflow: captured %d packets in %d ms%n", packets, (System.nanoTime() - tImport) / 1_000_000);
+      } else {
+        try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(bootstrap, config.segmentsTopic(), clientProps)) {
+          List<dev.tapflow.capture.CaptureStats> stats = ImportCommand.importAll(files, agentId, publisher);
+          publisher.flush();
+          for (int i = 0; i < files.size(); i++) {
+            packets += stats.get(i).packets();
+            agents.add(agentId != null ? agentId : dev.tapflow.capture.CaptureFileImporter.defaultAgentId(files.get(i)));
+          }
         }
+        err.printf("tapflow: imported %d packets from %d file(s) in %d ms%n", packets, files.size(),
+            (System.nanoTime() - tImport) / 1_000_000);
       }
-      err.printf("tapflow: imported %d packets from %d file(s) in %d ms%n", packets, files.size(),
-          (System.nanoTime() - tImport) / 1_000_000);
 
       if (!processor.awaitCaughtUp(wait)) {
         throw new UserError("the stream processor did not finish within " + timeout + " (see --timeout)");

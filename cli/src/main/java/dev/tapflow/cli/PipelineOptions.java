@@ -33,7 +33,8 @@ final class PipelineOptions {
     return config;
   }
 
-  private Map<String, List<Integer>> serverPortMap() {
+  /** --protocol as a map: protocol name -> extra server ports. */
+  Map<String, List<Integer>> serverPortMap() {
     Map<String, List<Integer>> map = new LinkedHashMap<>();
     for (String s : serverPorts) {
       int eq = s.indexOf('=');

@@ -1,5 +1,6 @@
 package dev.tapflow.cli;
 
+import dev.tapflow.capture.live.LiveCapture;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.util.ArrayList;
@@ -13,7 +14,7 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 
-/** Creates tapflow's topics when they do not exist (never changes existing ones). */
+/** Creates tapflow's topics when they do not exist (never changes existing ones), the agents' stats topic included. */
 final class Topics {
   private Topics() {}
 
@@ -31,7 +32,8 @@ final class Topics {
     try (Admin admin = Admin.create(p)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
-      for (String t : List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic())) {
+      for (String t : List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(),
+          windows.topic(), LiveCapture.STATS_TOPIC)) {
         if (!existing.contains(t)) {
           create.add(new NewTopic(t, partitions, (short) 1));
         }

@@ -2,18 +2,25 @@ package dev.tapflow.cli;
 
 import dev.tapflow.capture.CaptureFileException;
 
-/** A failure the user can act on: printed as one line, exit code 2. */
+/** A failure the user can act on: printed as one line, exit code 2 (or the one given). */
 final class UserError extends RuntimeException {
+  private final int exitCode;
+
   UserError(String message) {
-    super(message);
+    this(message, null, 2);
   }
 
   UserError(String message, Throwable cause) {
+    this(message, cause, 2);
+  }
+
+  UserError(String message, Throwable cause, int exitCode) {
     super(message, cause);
+    this.exitCode = exitCode;
   }
 
   int exitCode() {
-    return 2;
+    return exitCode;
   }
 
   /** The most useful one-line message of an exception chain. */
