@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in libpcap0.8 tcpdump redis-server redis-tools; do
+for p in libpcap0.8 tcpdump redis-server redis-tools memcached libmemcached-tools; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
@@ -22,5 +22,12 @@ fi
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
   systemctl stop redis-server || true
 fi
+
+# memcached from Debian starts a system service on 11211 we do not need either
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet memcached 2>/dev/null; then
+  systemctl stop memcached || true
+fi
+# tests that need these servers and clients fail here instead of skipping when one is missing
+export TAPFLOW_REQUIRE_TOOLS=1
 
 exec mvn -B -ntp verify "$@"

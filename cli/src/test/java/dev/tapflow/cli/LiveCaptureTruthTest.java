@@ -51,6 +51,9 @@ class LiveCaptureTruthTest {
   void liveFactsPerCommandEqualTheServersOwnCounters() throws Exception {
     assumeTrue("root".equals(System.getProperty("user.name")), "live capture needs root (CI runs as root)");
     for (String tool : List.of("redis-server", "redis-cli", "redis-benchmark", "memcached", "memcslap")) {
+      if (System.getenv("TAPFLOW_REQUIRE_TOOLS") != null) { // scripts/test.sh: a missing tool is a failure
+        assertTrue(onPath(tool), tool + " is not installed although scripts/test.sh installs it");
+      }
       assumeTrue(onPath(tool), tool + " is not installed (scripts/test.sh installs it)");
     }
     int redisPort = freePort();
@@ -105,8 +108,21 @@ class LiveCaptureTruthTest {
       Map<String, Long> memcachedFacts = new TreeMap<>();
       try (EmbeddedPostgres pg = EmbeddedPostgres.start(dir.resolve("home").resolve("postgres"));
           Connection c = pg.connect();
+          PreparedStatement health = c.prepareStatement("SELECT (SELECT packets FROM capture_stats WHERE agent = ?"
+              + " AND final), (SELECT sum(packets) FROM capture_health WHERE agent = ?),"
+              + " (SELECT sum(kernel_drops) FROM capture_health WHERE agent = ?)");
           PreparedStatement s = c.prepareStatement(
               "SELECT protocol, server_port, command, args, status FROM latency_facts WHERE agent = ?")) {
+        // the agent's reports reached PostgreSQL through the sink, the final one included
+        for (int i = 1; i <= 3; i++) {
+          health.setString(i, AGENT);
+        }
+        try (ResultSet rs = health.executeQuery()) {
+          assertTrue(rs.next());
+          assertEquals(Long.parseLong(fin.group(1)), rs.getLong(1), "final report in capture_stats");
+          assertEquals(Long.parseLong(fin.group(1)), rs.getLong(2), "capture_health adds up to the final count");
+          assertEquals(0, rs.getLong(3), "capture_health kernel drops");
+        }
         s.setString(1, AGENT);
         try (ResultSet rs = s.executeQuery()) {
           while (rs.next()) {

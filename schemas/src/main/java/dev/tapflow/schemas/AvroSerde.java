@@ -49,6 +49,7 @@ public final class AvroSerde<T extends SpecificRecordBase> implements Serde<T> {
   public static AvroSerde<LatencyFact> latencyFact() { return of(LatencyFact.getClassSchema()); }
   public static AvroSerde<DecodeError> decodeError() { return of(DecodeError.getClassSchema()); }
   public static AvroSerde<LatencyWindow> latencyWindow() { return of(LatencyWindow.getClassSchema()); }
+  public static AvroSerde<CaptureStats> captureStats() { return of(CaptureStats.getClassSchema()); }
 
   public byte[] encode(T value) {
     try {

@@ -95,6 +95,31 @@ public final class FactPartitions {
     return dropped;
   }
 
+  /**
+   * Deletes latency windows that start, and capture reports made, before {@code firstKept}
+   * (UTC midnight), in one transaction.
+   *
+   * @return rows deleted: windows, capture reports
+   */
+  public static int[] deleteRowsBefore(Connection c, LocalDate firstKept) throws SQLException {
+    java.time.OffsetDateTime cut = firstKept.atStartOfDay().atOffset(java.time.ZoneOffset.UTC);
+    int[] deleted = new int[2];
+    String[] sql = {"DELETE FROM latency_windows WHERE window_start < ?", "DELETE FROM capture_stats WHERE ts < ?"};
+    try {
+      for (int i = 0; i < sql.length; i++) {
+        try (java.sql.PreparedStatement ps = c.prepareStatement(sql[i])) {
+          ps.setObject(1, cut);
+          deleted[i] = ps.executeUpdate();
+        }
+      }
+      commit(c);
+    } catch (SQLException e) {
+      rollback(c);
+      throw e;
+    }
+    return deleted;
+  }
+
   private static void commit(Connection c) throws SQLException {
     if (!c.getAutoCommit()) {
       c.commit();

@@ -1,6 +1,7 @@
 package dev.tapflow.sink;
 
 import dev.tapflow.schemas.AvroSerde;
+import dev.tapflow.schemas.CaptureStats;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.LatencyHistograms;
 import dev.tapflow.schemas.LatencyWindow;
@@ -54,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * PostgreSQL's {@code latency_facts} (partitioned by day: the partitions a batch needs are
  * made before it, and with a retention the days past it are dropped whole), and consumes
  * {@code tapflow.latency-1m.v1} and merges every {@link LatencyWindow} part into
- * {@code latency_windows}.
+ * {@code latency_windows}, and consumes {@code tapflow.capture-stats.v1} and stores every
+ * live agent's {@link CaptureStats} report in {@code capture_stats}.
  *
  * <p>Guarantee: exactly once. A batch (by size, by age, or when the topic goes quiet) is
  * written in one database transaction together with the consumer's next offsets
@@ -87,6 +89,7 @@ public final class FactSink implements Runnable, AutoCloseable {
 
   public static final String DEFAULT_TOPIC = "tapflow.facts.v1";
   public static final String DEFAULT_WINDOWS_TOPIC = "tapflow.latency-1m.v1";
+  public static final String DEFAULT_CAPTURE_STATS_TOPIC = "tapflow.capture-stats.v1";
   /** How often, at most, partitions past the retention are looked for while running. */
   private static final long RETENTION_CHECK_INTERVAL_NS = TimeUnit.HOURS.toNanos(1);
   public static final String DEFAULT_GROUP_ID = "tapflow-sink-jdbc";
@@ -102,6 +105,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final Properties jdbcProperties;
   private final String topic;
   private final String windowsTopic;
+  private final String statsTopic;
   private final int retentionDays;
   private final int maxBatchRecords;
   private final Duration maxBatchDelay;
@@ -113,6 +117,8 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final LatencyWindowWriter windowWriter = new LatencyWindowWriter();
   private final AvroSerde<LatencyFact> serde = AvroSerde.latencyFact();
   private final AvroSerde<LatencyWindow> windowSerde = AvroSerde.latencyWindow();
+  private final CaptureStatsWriter statsWriter = new CaptureStatsWriter();
+  private final AvroSerde<CaptureStats> statsSerde = AvroSerde.captureStats();
 
   // Owned by the sink thread.
   private Connection connection;
@@ -142,6 +148,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final AtomicLong rejected = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
   private final AtomicLong windowPartsMerged = new AtomicLong();
+  private final AtomicLong captureReportsStored = new AtomicLong();
   private final AtomicLong factsExpired = new AtomicLong();
   private final Histogram freshness = LatencyHistograms.create(); // guarded by itself
 
@@ -151,6 +158,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     this.jdbcProperties = b.jdbc;
     this.topic = b.topic;
     this.windowsTopic = b.windowsTopic;
+    this.statsTopic = b.statsTopic;
     this.retentionDays = b.retentionDays;
     this.maxBatchRecords = b.maxBatchRecords;
     this.maxBatchDelay = b.maxBatchDelay;
@@ -303,6 +311,11 @@ public final class FactSink implements Runnable, AutoCloseable {
     return windowPartsMerged.get();
   }
 
+  /** Capture agents' reports stored (reports read again are not counted). */
+  public long captureReportsStored() {
+    return captureReportsStored.get();
+  }
+
   /** Facts not stored because their day is past the retention. */
   public long factsExpired() {
     return factsExpired.get();
@@ -403,6 +416,9 @@ public final class FactSink implements Runnable, AutoCloseable {
         LatencyHistograms.decode(w.getHistogram()); // a histogram that does not decode is the record's fault
         return new Buffered(tp, r.offset(), w, null, r.key(), r.value());
       }
+      if (r.topic().equals(statsTopic)) {
+        return new Buffered(tp, r.offset(), statsSerde.decode(r.value()), null, r.key(), r.value());
+      }
       return new Buffered(tp, r.offset(), serde.decode(r.value()), null, r.key(), r.value());
     } catch (SerializationException | IllegalArgumentException e) {
       return Buffered.rejected(tp, r, "undecodable: " + e.getMessage());
@@ -476,8 +492,10 @@ public final class FactSink implements Runnable, AutoCloseable {
   private void writeBatch(List<Buffered> batch) throws SQLException {
     List<LatencyFact> facts = new ArrayList<>(batch.size());
     List<LatencyWindow> windows = new ArrayList<>();
+    List<CaptureStats> reports = new ArrayList<>();
     List<RejectedRecord> rejects = new ArrayList<>();
     LocalDate firstKept = firstKeptDay();
+    long firstKeptNs = firstKept == null ? Long.MIN_VALUE : firstKept.toEpochDay() * 86_400_000_000_000L;
     long expired = 0;
     for (Buffered b : batch) {
       if (b.record instanceof LatencyFact f) {
@@ -488,7 +506,17 @@ public final class FactSink implements Runnable, AutoCloseable {
         }
         facts.add(f);
       } else if (b.record instanceof LatencyWindow w) {
+        if (w.getWindowStartNs() < firstKeptNs) {
+          expired++;
+          continue;
+        }
         windows.add(w);
+      } else if (b.record instanceof CaptureStats r) {
+        if (r.getTsNs() < firstKeptNs) {
+          expired++;
+          continue;
+        }
+        reports.add(r);
       } else {
         rejects.add(b.reject(b.rejectReason));
       }
@@ -496,6 +524,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     Connection c = connection();
     int inserted;
     int merged;
+    int reported;
     try {
       try {
         inserted = writer.insert(c, facts);
@@ -511,6 +540,7 @@ public final class FactSink implements Runnable, AutoCloseable {
         inserted = insertOneByOne(c, facts, batch, rejects);
       }
       merged = windowWriter.merge(c, windows);
+      reported = statsWriter.insert(c, reports);
       RejectedRecord.insert(c, rejects);
       Map<TopicPartition, Long> next = new HashMap<>();
       for (Buffered b : batch) {
@@ -526,10 +556,12 @@ public final class FactSink implements Runnable, AutoCloseable {
     rowsWritten.addAndGet(inserted);
     factsStored.addAndGet(facts.size());
     windowPartsMerged.addAndGet(merged);
+    captureReportsStored.addAndGet(reported);
     batches.incrementAndGet();
     if (expired > 0) {
       factsExpired.addAndGet(expired);
-      log.info("{} facts older than the retention ({} days) not stored", expired, retentionDays);
+      log.info("{} records (facts, windows, capture reports) older than the retention ({} days) not stored", expired,
+          retentionDays);
     }
     for (RejectedRecord r : rejects) {
       logRejected(r);
@@ -538,8 +570,8 @@ public final class FactSink implements Runnable, AutoCloseable {
       uncommitted.merge(b.partition, new OffsetAndMetadata(b.offset + 1),
           (old, neu) -> old.offset() >= neu.offset() ? old : neu);
     }
-    log.debug("batch of {} records: {} new rows, {} window parts, {} rejected", batch.size(), inserted, merged,
-        rejects.size());
+    log.debug("batch of {} records: {} new rows, {} window parts, {} capture reports, {} rejected", batch.size(),
+        inserted, merged, reported, rejects.size());
   }
 
   /**
@@ -601,6 +633,11 @@ public final class FactSink implements Runnable, AutoCloseable {
       List<LocalDate> dropped = FactPartitions.dropBefore(connection(), firstKept);
       if (!dropped.isEmpty()) {
         log.info("retention {} days: dropped the latency_facts partitions of {}", retentionDays, dropped);
+      }
+      int[] deleted = FactPartitions.deleteRowsBefore(connection(), firstKept);
+      if (deleted[0] + deleted[1] > 0) {
+        log.info("retention {} days: deleted {} latency windows and {} capture reports before {}", retentionDays,
+            deleted[0], deleted[1], firstKept);
       }
     } catch (SQLException e) {
       closeConnection();
@@ -774,7 +811,14 @@ public final class FactSink implements Runnable, AutoCloseable {
   }
 
   private List<String> topics() {
-    return windowsTopic == null ? List.of(topic) : List.of(topic, windowsTopic);
+    List<String> t = new ArrayList<>(List.of(topic));
+    if (windowsTopic != null) {
+      t.add(windowsTopic);
+    }
+    if (statsTopic != null) {
+      t.add(statsTopic);
+    }
+    return t;
   }
 
   private String groupId() {
@@ -885,6 +929,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     private final Properties jdbc;
     private String topic = DEFAULT_TOPIC;
     private String windowsTopic = DEFAULT_WINDOWS_TOPIC;
+    private String statsTopic = DEFAULT_CAPTURE_STATS_TOPIC;
     private int retentionDays;
     private JdbcFactWriter.Method writeMethod = JdbcFactWriter.DEFAULT_METHOD;
     private int maxBatchRecords = 5000;
@@ -916,9 +961,16 @@ public final class FactSink implements Runnable, AutoCloseable {
       return this;
     }
 
+    /** Capture agents' reports topic to read too, or null for none; default {@value FactSink#DEFAULT_CAPTURE_STATS_TOPIC}. */
+    public Builder captureStatsTopic(String topic) {
+      this.statsTopic = topic;
+      return this;
+    }
+
     /**
-     * Keep this many days of facts: day partitions older than that are dropped (at start,
-     * then hourly) and older facts are not stored; 0 (default) keeps everything.
+     * Keep this many days of facts, latency windows and capture reports: day partitions
+     * older than that are dropped and older windows and reports deleted (at start, then
+     * hourly), and older records are not stored; 0 (default) keeps everything.
      */
     public Builder retentionDays(int days) {
       if (days < 0) {

@@ -279,6 +279,85 @@ class FactSinkTest {
     assertEquals(2, count(url, "SELECT errors FROM latency_windows"));
   }
 
+  /**
+   * Agents' reports are stored once each (a report read again adds nothing), capture_health
+   * takes the differences between one run's cumulative reports (a new run starts from 0),
+   * and the retention deletes old reports and windows.
+   */
+  @Test
+  void storesCaptureReportsOnceAndHealthCountsPerMinute() throws Exception {
+    String factsTopic = "tapflow.facts.stats." + UUID.randomUUID();
+    String statsTopic = "tapflow.capture-stats.test." + UUID.randomUUID();
+    kafka.createTopics(Map.of(factsTopic, 1, statsTopic, 1));
+    String url = SharedInfra.jdbcUrl("sink_capture_stats");
+    TapflowSchema.migrate(url, SharedInfra.jdbcProperties());
+    java.time.Instant minute = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+    long m0 = minute.getEpochSecond() * 1_000_000_000L;
+    long started = m0 - 5_000_000_000L;
+    long old = m0 - 9 * 86_400_000_000_000L;
+    try (Connection c = DriverManager.getConnection(url, SharedInfra.jdbcProperties());
+         Statement st = c.createStatement()) {
+      // a window past the retention, stored earlier: deleted when the sink starts
+      st.execute("INSERT INTO latency_windows (agent, protocol, server_ip, server_port, command, window_start,"
+          + " window_ms, count, errors, timeouts, request_bytes, response_bytes, latency_count, latency_sum_ns,"
+          + " histogram, parts) VALUES ('a', 'redis', '10.0.0.2', 6379, 'GET', now() - interval '9 days', 60000,"
+          + " 1, 0, 0, 1, 1, 0, 0, '\\x00', '{0}')");
+    }
+    List<dev.tapflow.schemas.CaptureStats> reports = List.of(
+        report("host-a", started, m0 + 1_000_000_000L, 100, 0, 0, false),
+        report("host-a", started, m0 + 11_000_000_000L, 250, 5, 0, false),
+        report("host-a", started, m0 + 11_000_000_000L, 250, 5, 0, false), // read twice
+        report("host-a", started, m0 + 21_000_000_000L, 400, 5, 2, true),
+        report("host-a", m0 + 30_000_000_000L, m0 + 40_000_000_000L, 50, 1, 0, false), // restarted: from 0
+        report("host-b", started, m0 + 2_000_000_000L, 70, 0, 0, false),
+        report("host-b", old, old + 1_000_000_000L, 10, 0, 0, false)); // past the retention
+    try (KafkaProducer<byte[], byte[]> producer = Facts.transactionalProducer(kafka.bootstrapServers())) {
+      producer.beginTransaction();
+      for (dev.tapflow.schemas.CaptureStats r : reports) {
+        producer.send(new ProducerRecord<>(statsTopic, r.getAgent().getBytes(StandardCharsets.UTF_8),
+            dev.tapflow.schemas.AvroSerde.captureStats().encode(r)));
+      }
+      producer.send(new ProducerRecord<>(statsTopic, "x".getBytes(StandardCharsets.UTF_8),
+          "not a report".getBytes(StandardCharsets.UTF_8)));
+      producer.commitTransaction();
+    }
+    try (FactSink sink = FactSink.builder(consumer("cs-" + UUID.randomUUID()), url, SharedInfra.jdbcProperties())
+        .topic(factsTopic).latencyWindowsTopic(null).captureStatsTopic(statsTopic).retentionDays(7).build().start()) {
+      assertTrue(sink.awaitCaughtUp(WAIT), sink.status());
+      assertEquals(5, sink.captureReportsStored());
+      assertEquals(1, sink.rejectedRecords());
+    }
+    assertEquals(5, count(url, "SELECT count(*) FROM capture_stats"));
+    assertEquals(0, count(url, "SELECT count(*) FROM latency_windows"), "the old window was deleted");
+    assertEquals(1, count(url, "SELECT count(*) FROM sink_rejected_records WHERE topic = '" + statsTopic + "'"));
+    // host-a's minute: 400 packets in its first run, 50 in the second; drops likewise
+    assertEquals(450, count(url, "SELECT sum(packets) FROM capture_health WHERE agent = 'host-a'"));
+    assertEquals(6, count(url, "SELECT sum(kernel_drops) FROM capture_health WHERE agent = 'host-a'"));
+    assertEquals(2, count(url, "SELECT sum(backlog_drops) FROM capture_health WHERE agent = 'host-a'"));
+    assertEquals(70, count(url, "SELECT sum(packets) FROM capture_health WHERE agent = 'host-b'"));
+    assertEquals(1, count(url, "SELECT count(*) FROM capture_stats WHERE final"));
+    assertEquals(3, count(url, "SELECT (interfaces->0->>'kernel_drops')::bigint FROM capture_stats"
+        + " WHERE agent = 'host-a' AND final"));
+  }
+
+  private static dev.tapflow.schemas.CaptureStats report(String agent, long startedNs, long tsNs, long packets,
+      long kernelDrops, long backlogDrops, boolean last) {
+    List<dev.tapflow.schemas.InterfaceCaptureStats> ifs = List.of(
+        dev.tapflow.schemas.InterfaceCaptureStats.newBuilder().setName("eth0").setLinkType("EN10MB")
+            .setReceived(packets / 2 + kernelDrops).setKernelDrops(kernelDrops - kernelDrops / 2)
+            .setInterfaceDrops(0).setPackets(packets / 2).setTruncated(0).build(),
+        dev.tapflow.schemas.InterfaceCaptureStats.newBuilder().setName("eth1").setLinkType("EN10MB")
+            .setReceived(packets - packets / 2).setKernelDrops(kernelDrops / 2)
+            .setInterfaceDrops(0).setPackets(packets - packets / 2).setTruncated(0).build());
+    return dev.tapflow.schemas.CaptureStats.newBuilder().setAgent(agent).setTsNs(tsNs).setStartedNs(startedNs)
+        .setFinal$(last).setInterfaces(ifs).setPackets(packets).setWireBytes(packets * 100).setSegments(packets)
+        .setPayloadBytes(packets * 50).setSkipped(Map.of("PURE_ACK", 3L)).setBatches(packets / 10)
+        .setPublishedBatches(packets / 10).setPublishedSegments(packets - backlogDrops).setPublishedBytes(packets * 60)
+        .setProducerErrors(0).setProducerErrorSegments(0).setBacklogDrops(backlogDrops)
+        .setBacklogDropSegments(backlogDrops).setBacklogDropBytes(backlogDrops * 60).setBacklogSegments(0)
+        .setBacklogBytes(0).setBacklogPeakBytes(1000).setInFlightSegments(0).build();
+  }
+
   private static org.HdrHistogram.Histogram histogramOf(long... values) {
     org.HdrHistogram.Histogram h = dev.tapflow.schemas.LatencyHistograms.create();
     for (long v : values) {

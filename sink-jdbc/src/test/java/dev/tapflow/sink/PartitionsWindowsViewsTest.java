@@ -45,7 +45,7 @@ class PartitionsWindowsViewsTest {
             + f.getRequestFirstNs() + ", " + f.getRequestLastNs() + ", " + f.getLatencyNs() + ", 30)");
       }
     }
-    assertEquals(4, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
+    assertEquals(5, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
     try (Connection c = SharedInfra.connect("v5_to_partitioned")) {
       assertEquals(300, count(c, "SELECT count(*) FROM latency_facts"));
       assertEquals(2, FactPartitions.days(c).size(), "a partition per day");
@@ -159,11 +159,18 @@ class PartitionsWindowsViewsTest {
 
       // capture_health: drops as a share of all packets offered, per agent and minute
       try (Statement s = c.createStatement()) {
-        s.execute("INSERT INTO capture_stats (agent, interval_start, packets, kernel_drops, if_drops, backlog_drops)"
-            + " VALUES ('a', '2026-01-01 10:00:00+00', 900, 50, 0, 0), ('a', '2026-01-01 10:00:30+00', 1000, 40, 5, 5),"
-            + " ('b', '2026-01-01 10:00:00+00', 10, 0, 0, 0)");
+        // cumulative reports of one agent run: 1900 packets captured, 100 dropped by the kernel or interface
+        String zeros = ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '[]', '{}')";
+        s.execute("INSERT INTO capture_stats (agent, started, ts, final, packets, wire_bytes, received, kernel_drops,"
+            + " if_drops, truncated, segments, payload_bytes, published_segments, published_bytes,"
+            + " producer_error_segments, backlog_drop_segments, backlog_segments, backlog_peak_bytes,"
+            + " in_flight_segments, interfaces, skipped) VALUES"
+            + " ('a', '2026-01-01 09:59:50+00', '2026-01-01 10:00:00+00', false, 950, 0, 1000, 50, 0" + zeros + ","
+            + " ('a', '2026-01-01 09:59:50+00', '2026-01-01 10:00:30+00', false, 1900, 0, 1995, 95, 5" + zeros + ","
+            + " ('b', '2026-01-01 09:59:50+00', '2026-01-01 10:00:00+00', false, 10, 0, 10, 0, 0" + zeros);
       }
       assertEquals("5.000", string(c, "SELECT drop_pct FROM capture_health WHERE agent = 'a'"), "100 of 2000");
+      assertEquals(1900, count(c, "SELECT packets FROM capture_health WHERE agent = 'a'"));
       assertEquals("0.000", string(c, "SELECT drop_pct FROM capture_health WHERE agent = 'b'"));
       c.commit();
     }
