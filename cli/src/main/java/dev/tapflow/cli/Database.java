@@ -11,8 +11,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The database a query command reads: {@code --jdbc-url} when given, else the embedded
- * PostgreSQL that {@code tapflow local} keeps under {@code --home} (started for the command,
- * stopped after it). {@link Options} are the command-line options that choose it.
+ * PostgreSQL that {@code tapflow local} keeps under {@code --home}: the running one when
+ * {@code tapflow local} is running, else started for the command and stopped after it. {@link Options} are the command-line options that choose it.
  */
 final class Database implements AutoCloseable {
 
@@ -45,6 +45,11 @@ final class Database implements AutoCloseable {
     Path dir = home.resolve("postgres");
     if (!Files.isDirectory(dir)) {
       throw new UserError("no embedded database at " + dir + ": run 'tapflow local FILE...' first, or give --jdbc-url");
+    }
+    java.util.Optional<EmbeddedPostgres.Running> running = EmbeddedPostgres.running(dir);
+    if (running.isPresent()) { // tapflow local is running on it: connect, don't start a second server
+      return new Database(null, DriverManager.getConnection(running.get().jdbcUrl(),
+          running.get().connectionProperties()));
     }
     EmbeddedPostgres pg = EmbeddedPostgres.start(dir);
     try {

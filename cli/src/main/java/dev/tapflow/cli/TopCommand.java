@@ -88,7 +88,7 @@ final class TopCommand implements Callable<Integer> {
   }
 
   @Override
-  public Integer call() throws SQLException, InterruptedException {
+  public Integer call() throws SQLException {
     if (minutes < 1 || limit < 1) {
       throw new UserError("--minutes and --limit must be 1 or more");
     }
@@ -105,7 +105,11 @@ final class TopCommand implements Callable<Integer> {
         if (once) {
           return 0;
         }
-        Thread.sleep(every.toMillis());
+        try {
+          Thread.sleep(every.toMillis());
+        } catch (InterruptedException e) {
+          return 0; // stopped by its caller; Ctrl-C ends the JVM
+        }
       }
     }
   }

@@ -17,6 +17,7 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -106,6 +107,68 @@ class TopAndSqlCommandTest {
     assertTrue(one.out.lines().skip(3).allMatch(l -> l.trim().endsWith(" 1")), one.out);
   }
 
+  /**
+   * Without --once, top redraws every --refresh: a command stored while it runs shows up on
+   * a later screen (slowest first), and is gone again once deleted. The test writes through
+   * the database top started, as it would through the one tapflow local runs.
+   */
+  @Test
+  void topRedrawsTheTableAsTheWindowsChange() throws Exception {
+    StringWriter out = new StringWriter();
+    picocli.CommandLine cl = Tapflow.commandLine();
+    cl.setOut(new PrintWriter(out));
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err));
+    int[] rc = {-1};
+    Thread top = new Thread(() -> rc[0] = cl.execute("top", "--refresh", "100ms", "--minutes", "60", "--home",
+        home.toString()), "top");
+    top.start();
+    try {
+      assertTrue(awaitScreen(out, s -> s.contains(" GET ")), "first screen: " + out + err);
+      EmbeddedPostgres.Running pg = EmbeddedPostgres.running(home.resolve("postgres")).orElseThrow();
+      LatencyFact newest = facts.stream().max(java.util.Comparator.comparingLong(LatencyFact::getRequestFirstNs))
+          .orElseThrow();
+      LatencyFact slow = LatencyFact.newBuilder(newest).setCommand("DEBUG").setLatencyNs(900_000_000L).build();
+      try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.connectionProperties())) {
+        c.setAutoCommit(false);
+        new LatencyWindowWriter().merge(c, List.of(part(List.of(slow))));
+        c.commit();
+        assertTrue(awaitScreen(out, s -> s.lines().skip(3).findFirst().orElse("").contains(" DEBUG ")),
+            "the new slowest command first on a later screen: " + lastScreen(out));
+        assertTrue(lastScreen(out).contains("900.000"), lastScreen(out));
+        try (Statement st = c.createStatement()) {
+          st.execute("DELETE FROM latency_windows WHERE command = 'DEBUG'");
+        }
+        c.commit();
+        assertTrue(awaitScreen(out, s -> s.contains(" GET ") && !s.contains(" DEBUG ")), lastScreen(out));
+      }
+    } finally {
+      top.interrupt();
+      top.join(30_000);
+    }
+    assertEquals(0, rc[0], err.toString());
+    assertTrue(out.toString().split("\\033\\[H\\033\\[2J", -1).length > 3, "several screens, each cleared first");
+  }
+
+  private static String lastScreen(StringWriter out) {
+    String all = out.toString();
+    int at = all.lastIndexOf("\033[H\033[2J");
+    return at < 0 ? all : all.substring(at + 7);
+  }
+
+  private static boolean awaitScreen(StringWriter out, java.util.function.Predicate<String> complete)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      String screen = lastScreen(out);
+      if (screen.contains("\n") && complete.test(screen)) {
+        return true;
+      }
+      Thread.sleep(20);
+    }
+    return false;
+  }
+
   @Test
   void sqlPrintsRows() {
     Result r = run("sql", "SELECT command, count(*) AS n FROM latency_facts WHERE agent = 'other'"
@@ -132,7 +195,7 @@ class TopAndSqlCommandTest {
         "CREATE TABLE mine (a int)",
         "DROP VIEW slow_commands",
         "SELECT latency_facts_partition('2001-01-01')",
-        "INSERT INTO capture_stats (agent, interval_start) VALUES ('x', now())")) {
+        "INSERT INTO capture_stats (agent) VALUES ('x')")) {
       Result r = run("sql", write);
       System.out.print(write + " -> " + r.err);
       assertEquals(2, r.rc, write + ": " + r.out);

@@ -105,6 +105,42 @@ public final class EmbeddedPostgres implements AutoCloseable {
     return builder(directory).start();
   }
 
+  /**
+   * The server another process (say {@code tapflow local}) runs on the data in
+   * {@code directory}, if one does: its JDBC URL and the application role's credentials.
+   * Read from {@code postmaster.pid} (pid and port) and the credentials file beside the
+   * data; empty when no live server owns the directory.
+   */
+  public static java.util.Optional<Running> running(Path directory) {
+    Path pid = directory.resolve("pgdata").resolve("postmaster.pid");
+    Path credentials = directory.resolve(CREDENTIALS_FILE);
+    try {
+      List<String> lines = Files.readAllLines(pid, StandardCharsets.UTF_8);
+      if (lines.size() < 4 || !ProcessHandle.of(Long.parseLong(lines.get(0).trim())).map(ProcessHandle::isAlive)
+          .orElse(false)) {
+        return java.util.Optional.empty();
+      }
+      int port = Integer.parseInt(lines.get(3).trim());
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(credentials, StandardCharsets.UTF_8)) {
+        p.load(r);
+      }
+      if (p.getProperty("user") == null || p.getProperty("password") == null) {
+        return java.util.Optional.empty();
+      }
+      Properties connection = new Properties();
+      connection.setProperty("user", p.getProperty("user"));
+      connection.setProperty("password", p.getProperty("password"));
+      return java.util.Optional.of(new Running("jdbc:postgresql://localhost:" + port + "/" + new Builder(directory).database,
+          connection));
+    } catch (IOException | NumberFormatException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
+  /** A server found running by {@link #running(Path)}. */
+  public record Running(String jdbcUrl, Properties connectionProperties) {}
+
   /** {@code jdbc:postgresql://localhost:PORT/DATABASE}, without credentials. */
   public String jdbcUrl() {
     return "jdbc:postgresql://localhost:" + port() + "/" + database;
