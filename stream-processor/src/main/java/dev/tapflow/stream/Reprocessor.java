@@ -245,12 +245,7 @@ public final class Reprocessor {
   }
 
   private Properties consumerProps() {
-    Properties p = new Properties();
-    clientProps.forEach((k, v) -> {
-      if (ConsumerConfig.configNames().contains(k)) {
-        p.put(k, v);
-      }
-    });
+    Properties p = clientProps(ConsumerConfig.configNames());
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -261,17 +256,23 @@ public final class Reprocessor {
   }
 
   private Properties producerProps(String transactionalId) {
-    Properties p = new Properties();
-    clientProps.forEach((k, v) -> {
-      if (ProducerConfig.configNames().contains(k)) {
-        p.put(k, v);
-      }
-    });
+    Properties p = clientProps(ProducerConfig.configNames());
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
     p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
     p.put(ProducerConfig.CLIENT_ID_CONFIG, "tapflow-reprocess");
+    return p;
+  }
+
+  /** The given client properties that a client of this kind knows (the others would only be warned about). */
+  private Properties clientProps(Set<String> known) {
+    Properties p = new Properties();
+    clientProps.forEach((k, v) -> {
+      if (known.contains(k)) {
+        p.put(k, v);
+      }
+    });
     return p;
   }
 
@@ -411,8 +412,7 @@ public final class Reprocessor {
         return;
       }
       counts[0]++;
-      producer.send(new ProducerRecord<>(out.factsTopic(), null, Math.max(0, ts / 1_000_000), key,
-          factSerde.encode(fact)));
+      send(out.factsTopic(), key, factSerde.encode(fact), ts);
       windowAggregator.add(fact);
     }
 
@@ -423,8 +423,12 @@ public final class Reprocessor {
         return;
       }
       counts[2]++;
-      producer.send(new ProducerRecord<>(out.errorsTopic(), null, Math.max(0, ts / 1_000_000), key,
-          errorSerde.encode(error)));
+      send(out.errorsTopic(), key, errorSerde.encode(error), ts);
+    }
+
+    /** A record timestamped as the processor's sinks do it: the capture time in ms. */
+    private void send(String topic, byte[] key, byte[] value, long tsNs) {
+      producer.send(new ProducerRecord<>(topic, null, Math.max(0, tsNs / 1_000_000), key, value));
     }
   }
 }

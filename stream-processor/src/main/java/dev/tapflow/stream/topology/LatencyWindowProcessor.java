@@ -4,11 +4,9 @@ import dev.tapflow.schemas.DecodeError;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.LatencyWindow;
 import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
@@ -65,45 +63,6 @@ final class LatencyWindowProcessor implements Processor<byte[], Object, byte[], 
       windows.onTick(t.streamTimeMs());
     } else if (v instanceof AgentEnd e) {
       windows.onAgentEnd(e.agent(), e.endNs());
-    }
-  }
-
-  /** {@link LatencyWindowAggregator.Store} over a Kafka Streams key-value store. */
-  private static final class StreamsStore implements LatencyWindowAggregator.Store {
-    private final KeyValueStore<Bytes, byte[]> kv;
-
-    StreamsStore(KeyValueStore<Bytes, byte[]> kv) {
-      this.kv = kv;
-    }
-
-    @Override
-    public byte[] get(byte[] key) {
-      return kv.get(Bytes.wrap(key));
-    }
-
-    @Override
-    public void put(byte[] key, byte[] value) {
-      kv.put(Bytes.wrap(key), value);
-    }
-
-    @Override
-    public void delete(byte[] key) {
-      kv.delete(Bytes.wrap(key));
-    }
-
-    @Override
-    public void range(byte[] from, byte[] to, ConnectionEngine.Store.Visitor visitor) {
-      Bytes end = Bytes.wrap(to);
-      // Kafka's range is inclusive of its upper bound: stop before it
-      try (KeyValueIterator<Bytes, byte[]> it = kv.range(Bytes.wrap(from), end)) {
-        while (it.hasNext()) {
-          KeyValue<Bytes, byte[]> e = it.next();
-          if (e.key.equals(end)) {
-            break;
-          }
-          visitor.visit(e.key.get(), e.value);
-        }
-      }
     }
   }
 }
