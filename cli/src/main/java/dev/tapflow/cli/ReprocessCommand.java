@@ -28,8 +28,10 @@ import picocli.CommandLine.Spec;
         + "(e.g. after a decoder upgrade, or with another --window): facts, latency windows and anomalies go to the "
         + "live topics (fact ids are the same, so the sink stores each fact once), or with --app-id NAME to "
         + "tapflow.facts.NAME.v1, tapflow.latency-1m.NAME.v1 and tapflow.decode-errors.NAME.v1. "
-        + "Stops when the range is done. Store the output with: tapflow sink --topic tapflow.facts.NAME.v1 "
-        + "--windows-topic tapflow.latency-1m.NAME.v1 --jdbc-url ... (a separate database: ids are the same).")
+        + "Stops when the range is done. With --jdbc-url it then stores its output in PostgreSQL itself (with "
+        + "--app-id, name a database of its own: the facts keep their ids, so a changed fact would not replace "
+        + "the live one); or run tapflow sink --topic tapflow.facts.NAME.v1 --windows-topic "
+        + "tapflow.latency-1m.NAME.v1 --jdbc-url ...")
 final class ReprocessCommand implements Callable<Integer> {
 
   static final String DEFAULT_APP_ID = "tapflow-reprocess";
@@ -73,6 +75,13 @@ final class ReprocessCommand implements Callable<Integer> {
 
   @Option(names = {"-q", "--quiet"}, description = "No progress and no summary on stderr.")
   boolean quiet;
+
+  @Option(names = "--store-timeout", defaultValue = "10m", paramLabel = "DURATION",
+      description = "With --jdbc-url: give up waiting for the sink after this long. Default: ${DEFAULT-VALUE}.")
+  String storeTimeout;
+
+  @Mixin
+  JdbcOptions jdbc;
 
   @Mixin
   KafkaOptions kafka;
@@ -137,7 +146,39 @@ final class ReprocessCommand implements Callable<Integer> {
       }
       err.flush();
     }
+    if (jdbc.jdbcUrl != null) {
+      store(bootstrap, clientProps, names, err);
+    }
     return 0;
+  }
+
+  /**
+   * --jdbc-url: the sink, in a group of its own, over the output topics until it has stored all
+   * of them (facts already there are kept once: ids are the same).
+   *
+   */
+  private void store(String bootstrap, Map<String, Object> clientProps, Outputs names, PrintWriter err) {
+    Duration wait = PipelineOptions.Durations.parse(storeTimeout, "--store-timeout");
+    java.util.Properties consumer = new java.util.Properties();
+    consumer.putAll(clientProps);
+    consumer.put("bootstrap.servers", bootstrap);
+    consumer.putIfAbsent("group.id", "tapflow-reprocess-sink." + names.facts());
+    try (dev.tapflow.sink.FactSink sink = dev.tapflow.sink.FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties())
+        .topic(names.facts()).latencyWindowsTopic(names.windows()).build().start()) {
+      if (!sink.awaitCaughtUp(wait)) {
+        throw new UserError("the sink did not store the output within " + storeTimeout + ": " + sink.status());
+      }
+      if (!quiet) {
+        err.printf("tapflow: stored %s and %s in PostgreSQL: %s facts read, %s new rows%n", names.facts(),
+            names.windows(), ProgressLine.count(sink.factsStored()), ProgressLine.count(sink.rowsWritten()));
+        err.flush();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new UserError("interrupted");
+    } catch (IllegalStateException e) {
+      throw new UserError("the sink failed: " + UserError.message(e), e);
+    }
   }
 
   /** Output topic names. */
