@@ -162,8 +162,17 @@ final class ImportCommand implements Callable<Integer> {
       }
     }
 
+    /** Bytes of the files read so far: exact for pcap, an estimate for pcapng (at most the file's size). */
+    long bytesRead() {
+      return doneBytes + Math.min(fileBytes, fileSize);
+    }
+
+    long totalBytes() {
+      return totalBytes;
+    }
+
     private String describe(long now) {
-      long read = doneBytes + Math.min(fileBytes, fileSize);
+      long read = bytesRead();
       double fraction = totalBytes == 0 ? 1 : (double) read / totalBytes;
       double s = (now - started) / 1e9;
       double bytesPerS = read / s;
