@@ -53,6 +53,15 @@ public final class CaptureFileImporter {
    *     batches emitted before the damage have been passed to the listener, open ones are dropped
    */
   public CaptureStats importFile(Path file, String agentId, BatchListener listener) throws CaptureFileException {
+    return importFile(file, agentId, listener, null);
+  }
+
+  /**
+   * As {@link #importFile(Path, String, BatchListener)}, showing each frame read to
+   * {@code frames} (e.g. for a progress bar) before it is decoded; null for none.
+   */
+  public CaptureStats importFile(Path file, String agentId, BatchListener listener, FrameListener frames)
+      throws CaptureFileException {
     Objects.requireNonNull(agentId, "agentId");
     Objects.requireNonNull(listener, "listener");
     CaptureStats stats = new CaptureStats();
@@ -65,7 +74,14 @@ public final class CaptureFileImporter {
       }
       SegmentExtractor extractor = new SegmentExtractor(stats,
           new SegmentBatcher(agentId, listener, stats, options), fragmentOptions);
-      reader.read((tsNs, wireLen, frame) -> extractor.frame(linkType, tsNs, wireLen, frame, 0, frame.length));
+      if (frames == null) {
+        reader.read((tsNs, wireLen, frame) -> extractor.frame(linkType, tsNs, wireLen, frame, 0, frame.length));
+      } else {
+        reader.read((tsNs, wireLen, frame) -> {
+          frames.onFrame(tsNs, wireLen, frame);
+          extractor.frame(linkType, tsNs, wireLen, frame, 0, frame.length);
+        });
+      }
       extractor.finish();
     }
     if (endOfCapture) {

@@ -11,6 +11,7 @@ import dev.tapflow.stream.topology.ConnectionEngine;
 import dev.tapflow.stream.topology.FactCollector;
 import dev.tapflow.stream.topology.InMemoryStore;
 import dev.tapflow.stream.topology.ProcessorConfig;
+import dev.tapflow.stream.topology.StreamClock;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -44,13 +45,11 @@ final class Analyzer {
     InMemoryStore store = new InMemoryStore();
     FactCollector out = new FactCollector();
     AvroSerde<ConnectionKey> keySerde = AvroSerde.connectionKey();
-    long sweepNs = config.punctuateInterval().toNanos();
     Map<Path, CaptureStats> captures = new LinkedHashMap<>();
     BatchListener listener = new BatchListener() {
       ConnectionKey lastKey;
       byte[] lastKeyBytes;
-      long streamTimeNs = Long.MIN_VALUE;
-      long nextSweepNs = Long.MIN_VALUE;
+      final StreamClock clock = new StreamClock(config);
 
       @Override
       public void onBatch(ConnectionKey key, SegmentBatch batch) {
@@ -58,17 +57,9 @@ final class Analyzer {
           lastKey = key;
           lastKeyBytes = keySerde.encode(key);
         }
-        // stream time as Kafka Streams keeps it: the largest record timestamp seen (ms)
-        long recordNs = BatchListener.timestampMs(batch) * 1_000_000L;
         engine.onBatch(lastKeyBytes, key, batch, store, out);
-        if (recordNs > streamTimeNs) {
-          streamTimeNs = recordNs;
-          if (nextSweepNs == Long.MIN_VALUE) {
-            nextSweepNs = streamTimeNs + sweepNs;
-          } else if (streamTimeNs >= nextSweepNs) {
-            engine.onStreamTime(streamTimeNs, store, out);
-            nextSweepNs = streamTimeNs + sweepNs;
-          }
+        if (clock.advance(BatchListener.timestampMs(batch))) {
+          engine.onStreamTime(clock.streamTimeNs(), store, out);
         }
       }
 

@@ -22,6 +22,19 @@ final class SinkCommand implements Callable<Integer> {
   @Mixin
   RetentionOptions retention;
 
+  @Option(names = "--topic", defaultValue = FactSink.DEFAULT_TOPIC, paramLabel = "TOPIC",
+      description = "Facts topic to read, e.g. a reprocess run's tapflow.facts.NAME.v1. Default: ${DEFAULT-VALUE}.")
+  String topic;
+
+  @Option(names = "--windows-topic", defaultValue = FactSink.DEFAULT_WINDOWS_TOPIC, paramLabel = "TOPIC",
+      description = "Latency windows topic to read. Default: ${DEFAULT-VALUE}.")
+  String windowsTopic;
+
+  @Option(names = "--group-id", paramLabel = "ID",
+      description = "Consumer group (and the key of its positions in sink_offsets). Default: "
+          + FactSink.DEFAULT_GROUP_ID + " for the default topics, else " + FactSink.DEFAULT_GROUP_ID + ".TOPIC.")
+  String groupId;
+
   @Option(names = "--max-batch", defaultValue = "5000", paramLabel = "N",
       description = "Records written per database transaction at most. Default: ${DEFAULT-VALUE}.")
   int maxBatch;
@@ -34,10 +47,12 @@ final class SinkCommand implements Callable<Integer> {
     Properties consumer = new Properties();
     consumer.putAll(kafka.clientProperties());
     consumer.put("bootstrap.servers", kafka.requireBootstrap());
+    consumer.putIfAbsent("group.id", groupId != null ? groupId : groupId(topic));
     if (maxBatch < 1) {
       throw new UserError("--max-batch must be 1 or more");
     }
-    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).retentionDays(retention.days())
+    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).topic(topic)
+        .latencyWindowsTopic(windowsTopic).retentionDays(retention.days())
         .maxBatchRecords(maxBatch).build();
     Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
     sink.run();
@@ -45,5 +60,11 @@ final class SinkCommand implements Callable<Integer> {
       throw new UserError("the sink stopped: " + UserError.message(sink.failure()), sink.failure());
     }
     return 0;
+  }
+
+  /** The sink's group for a facts topic: sinks of different topics never share (or steal) partitions. */
+  static String groupId(String factsTopic) {
+    return factsTopic.equals(FactSink.DEFAULT_TOPIC) ? FactSink.DEFAULT_GROUP_ID
+        : FactSink.DEFAULT_GROUP_ID + "." + factsTopic;
   }
 }

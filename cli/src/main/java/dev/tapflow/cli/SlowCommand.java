@@ -4,10 +4,6 @@ import dev.tapflow.sink.LatencyReport;
 import java.io.PrintWriter;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -23,8 +19,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "slow", mixinStandardHelpOptions = true,
     description = "The slowest requests stored in PostgreSQL (by tapflow local or tapflow sink), slowest first.")
 final class SlowCommand implements Callable<Integer> {
-
-  private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd[ HH:mm[:ss[.SSSSSS]]]");
 
   @Option(names = "--since", paramLabel = "DURATION",
       description = "Only requests from the last DURATION (e.g. 15m, 1h, 7d is 168h). Default: all.")
@@ -97,18 +91,6 @@ final class SlowCommand implements Callable<Integer> {
   }
 
   private static Instant time(String text, String option) {
-    try {
-      return Instant.parse(text);
-    } catch (DateTimeParseException e) {
-      try {
-        return LocalDateTime.parse(text.trim().replace('T', ' '), LOCAL_TIME).toInstant(ZoneOffset.UTC);
-      } catch (DateTimeParseException e2) {
-        try {
-          return java.time.LocalDate.parse(text.trim()).atStartOfDay().toInstant(ZoneOffset.UTC);
-        } catch (DateTimeParseException e3) {
-          throw new UserError(option + ": not a time: '" + text + "' (use e.g. '2026-11-23 10:05' or 2026-11-23T10:05:00Z)");
-        }
-      }
-    }
+    return TimeArgs.parse(text, option);
   }
 }

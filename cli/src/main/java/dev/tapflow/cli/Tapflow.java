@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       AnalyzeCommand.class,
       LocalCommand.class,
       ImportCommand.class,
+      ReprocessCommand.class,
       CaptureCommand.class,
       ProcessCommand.class,
       SinkCommand.class,

@@ -20,20 +20,16 @@ final class Topics {
 
   static void ensure(String bootstrap, Map<String, Object> clientProps, ProcessorConfig config,
       LatencyWindowConfig windows, int partitions) {
-    Properties p = new Properties();
-    clientProps.forEach((k, v) -> {
-      if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(k)) {
-        p.put(k, v);
-      }
-    });
-    p.put("bootstrap.servers", bootstrap);
-    p.put("request.timeout.ms", "15000");
-    p.put("default.api.timeout.ms", "30000");
-    try (Admin admin = Admin.create(p)) {
+    ensure(bootstrap, clientProps, List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(),
+        windows.topic(), LiveCapture.STATS_TOPIC), partitions);
+  }
+
+  /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */
+  static void ensure(String bootstrap, Map<String, Object> clientProps, List<String> topics, int partitions) {
+    try (Admin admin = admin(bootstrap, clientProps)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
-      for (String t : List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(),
-          windows.topic(), LiveCapture.STATS_TOPIC)) {
+      for (String t : topics) {
         if (!existing.contains(t)) {
           create.add(new NewTopic(t, partitions, (short) 1));
         }
@@ -47,5 +43,31 @@ final class Topics {
       Thread.currentThread().interrupt();
       throw new UserError("interrupted");
     }
+  }
+
+  /** The number of partitions of {@code topic}; a one-line error when it does not exist. */
+  static int partitions(String bootstrap, Map<String, Object> clientProps, String topic) {
+    try (Admin admin = admin(bootstrap, clientProps)) {
+      return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic)
+          .partitions().size();
+    } catch (ExecutionException | TimeoutException e) {
+      throw new UserError("cannot describe topic " + topic + " on " + bootstrap + ": " + UserError.message(e), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new UserError("interrupted");
+    }
+  }
+
+  private static Admin admin(String bootstrap, Map<String, Object> clientProps) {
+    Properties p = new Properties();
+    clientProps.forEach((k, v) -> {
+      if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(k)) {
+        p.put(k, v);
+      }
+    });
+    p.put("bootstrap.servers", bootstrap);
+    p.put("request.timeout.ms", "15000");
+    p.put("default.api.timeout.ms", "30000");
+    return Admin.create(p);
   }
 }

@@ -6,11 +6,9 @@ import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.SegmentBatch;
 import java.time.Duration;
 import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
@@ -79,45 +77,6 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
     if (record.value().getEndOfCapture()) {
       context.forward(record.withValue((Object) new LatencyWindowProcessor.AgentEnd(key.getAgent(),
           record.value().getEndTsNs())), LatencyWindowProcessor.NODE);
-    }
-  }
-
-  /** {@link ConnectionEngine.Store} over a Kafka Streams key-value store. */
-  private static final class StreamsStore implements ConnectionEngine.Store {
-    private final KeyValueStore<Bytes, byte[]> kv;
-
-    StreamsStore(KeyValueStore<Bytes, byte[]> kv) {
-      this.kv = kv;
-    }
-
-    @Override
-    public byte[] get(byte[] key) {
-      return kv.get(Bytes.wrap(key));
-    }
-
-    @Override
-    public void put(byte[] key, byte[] value) {
-      kv.put(Bytes.wrap(key), value);
-    }
-
-    @Override
-    public void delete(byte[] key) {
-      kv.delete(Bytes.wrap(key));
-    }
-
-    @Override
-    public long approximateSize() {
-      return kv.approximateNumEntries();
-    }
-
-    @Override
-    public void forEach(Visitor visitor) {
-      try (KeyValueIterator<Bytes, byte[]> it = kv.all()) {
-        while (it.hasNext()) {
-          KeyValue<Bytes, byte[]> e = it.next();
-          visitor.visit(e.key.get(), e.value);
-        }
-      }
     }
   }
 }

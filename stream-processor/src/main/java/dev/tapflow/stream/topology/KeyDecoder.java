@@ -4,14 +4,14 @@ import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.ConnectionKey;
 import org.apache.kafka.common.errors.SerializationException;
 
-/** Decodes record keys, remembering the last one (a connection's batches usually come together). */
-final class KeyDecoder {
+/** Decodes record keys (null when undecodable, counted), remembering the last one (a connection's batches usually come together). */
+public final class KeyDecoder {
   private final AvroSerde<ConnectionKey> serde = AvroSerde.connectionKey();
   private byte[] lastBytes;
   private ConnectionKey last;
   private long undecodable;
 
-  ConnectionKey decode(byte[] bytes) {
+  public ConnectionKey decode(byte[] bytes) {
     if (lastBytes != null && java.util.Arrays.equals(lastBytes, bytes)) {
       return last;
     }
@@ -25,7 +25,7 @@ final class KeyDecoder {
     }
   }
 
-  long undecodable() {
+  public long undecodable() {
     return undecodable;
   }
 }
