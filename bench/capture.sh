@@ -13,8 +13,8 @@
 #   agent-zstd     the same with compression.type=zstd (--kafka-config)
 # Loads: redis-benchmark GET/SET with C clients, one request per packet each way (-P 1), and
 # the same pipelined (-P 16: fewer, larger packets).
-# The agent runs with the JVM options of deploy/tapflow-capture.service (TAPFLOW_AGENT_JAVA_OPTS
-# overrides them). Needs root (live capture), redis-server, redis-benchmark and tcpdump.
+# The agent runs with the JVM options of deploy/systemd/tapflow-capture.service (TAPFLOW_AGENT_JAVA_OPTS
+# overrides them; CAPTURES="tcpdump agent-lz4" and ONLY_UNPIPELINED=1 run a part). Needs root (live capture), redis-server, redis-benchmark and tcpdump.
 #   bench/capture.sh [REQUESTS [CLIENTS [WORKDIR]]]     defaults: 400000 50
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +23,7 @@ requests="${1:-400000}"
 clients="${2:-50}"
 work="${3:-$(mktemp -d /tmp/tapflow-capture-bench.XXXXXX)}"
 mkdir -p "$work"
-agent_opts="${TAPFLOW_AGENT_JAVA_OPTS:-$(sed -n 's/^Environment=TAPFLOW_JAVA_OPTS=//p' deploy/tapflow-capture.service | tr -d '"')}"
+agent_opts="${TAPFLOW_AGENT_JAVA_OPTS:-$(sed -n 's/^Environment=TAPFLOW_JAVA_OPTS=//p' deploy/systemd/tapflow-capture.service | tr -d '"')}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/capture.sh: live capture needs root" >&2; exit 2; }
 for tool in redis-server redis-benchmark tcpdump; do
@@ -129,7 +129,8 @@ run() {
 }
 
 for load in "" "-P 16"; do
-  for name in none tcpdump agent-dry agent-lz4 agent-zstd; do
+  [ -n "${ONLY_UNPIPELINED:-}" ] && [ -n "$load" ] && continue
+  for name in ${CAPTURES:-none tcpdump agent-dry agent-lz4 agent-zstd}; do
     # shellcheck disable=SC2086
     run "$name" $load
   done

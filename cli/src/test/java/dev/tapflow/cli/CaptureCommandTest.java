@@ -56,6 +56,57 @@ class CaptureCommandTest {
     assertTrue(r.err().contains("tapflow: capture final packets="), r.err());
   }
 
+  /**
+   * What deploy/systemd/tapflow-capture.service grants: CAP_NET_RAW and CAP_NET_ADMIN and nothing else
+   * (bounding, inheritable and ambient sets), in a process of its own, and the agent runs with
+   * the JVM options the unit and ./tapflow give it; traffic on loopback is read, nothing dropped.
+   */
+  @Test
+  void capturesWithOnlyNetRawAndNetAdminAsTheUnitGrants() throws Exception {
+    if (System.getenv("TAPFLOW_REQUIRE_TOOLS") == null) {
+      assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
+    }
+    String unit = java.nio.file.Files.readString(java.nio.file.Path.of("..", "deploy", "systemd", "tapflow-capture.service"));
+    java.util.regex.Matcher opts = java.util.regex.Pattern.compile("Environment=TAPFLOW_JAVA_OPTS=\"([^\"]*)\"")
+        .matcher(unit);
+    assertTrue(opts.find(), "the unit sets the agent's JVM options");
+    assertTrue(unit.contains("AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN"), unit);
+    int port;
+    try (java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      port = server.getLocalPort();
+      List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--bounding-set=-all,+net_raw,+net_admin",
+          "--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=-all,+net_raw,+net_admin",
+          "--", java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+      cmd.addAll(List.of(opts.group(1).split(" ")));
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Tapflow.class.getName(), "capture", "-i", "lo",
+          "--dry-run", "--port", Integer.toString(port), "--duration", "3s", "--agent-id", "capabilities"));
+      java.nio.file.Path log = java.nio.file.Files.createTempFile("capture-caps", ".log");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!java.nio.file.Files.readString(log).contains("tapflow: capturing on") && p.isAlive()
+          && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      for (int i = 0; i < 20; i++) { // 20 connections: SYN, SYN-ACK, ACK, FIN... on loopback
+        try (java.net.Socket c = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port);
+             java.net.Socket accepted = server.accept()) {
+          c.getOutputStream().write("PING\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          accepted.getInputStream().readNBytes(6);
+        }
+      }
+      assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the capture did not stop");
+      String out = java.nio.file.Files.readString(log);
+      java.nio.file.Files.delete(log);
+      assertEquals(0, p.exitValue(), out);
+      java.util.regex.Matcher fin = java.util.regex.Pattern.compile(
+          "capture final packets=(\\d+) received=(\\d+) kernel_drops=(\\d+)").matcher(out);
+      assertTrue(fin.find(), out);
+      assertTrue(Long.parseLong(fin.group(1)) >= 20 * 5, "every connection's packets: " + out);
+      assertEquals(fin.group(1), fin.group(2), out);
+      assertEquals("0", fin.group(3), out);
+    }
+  }
+
   @Test
   void setupErrorsExitWith2AndOneLine() {
     assertOneLine(capture("--dry-run"), 2, "name an interface to capture on: -i IFACE");
