@@ -45,8 +45,12 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# on-CPU time of a process, ns, all its threads (schedstat: exact, where stat's ticks are 10 ms)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+# on-CPU time of each thread of a process, ns ("tid ns" lines; schedstat: exact, where stat's
+# ticks are 10 ms); cpu_delta BEFORE AFTER: what the threads used in between (threads started
+# meanwhile count whole; a thread that ended meanwhile loses its last part, so never negative)
+cpu_snapshot() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null)"; done; }
+cpu_delta() { awk 'NR == FNR { before[$1] = $2; next } { s += $2 - ($1 in before ? before[$1] : 0) }
+  END { printf "%.0f", s }' "$1" "$2"; }
 # busy time of the whole machine, ticks: user nice system irq softirq steal (what the host pays,
 # the kernel's share of capturing included: copying packets into the capture ring, running BPF)
 host_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
@@ -92,7 +96,7 @@ run() {
         agent-zstd) extra=(--bootstrap-servers "$bootstrap" --kafka-config "$work/zstd.properties") ;;
       esac
       # shellcheck disable=SC2086
-      java $agent_opts -jar "$jar" capture -i lo --port "$port" --agent-id bench --stats-interval 60s \
+      MALLOC_ARENA_MAX=2 java $agent_opts -jar "$jar" capture -i lo --port "$port" --agent-id bench --stats-interval 60s \
         "${extra[@]}" >"$log" 2>&1 &
       pid=$!; await_line "$log" "tapflow: capturing on" 60 ;;
   esac
@@ -100,9 +104,10 @@ run() {
   redis-benchmark -p "$port" -n "$(( requests / 4 ))" -c "$clients" -t get,set -q "$@" >/dev/null 2>&1
   sleep 1
   local c0 t0 c1 t1 h0 h1 rss
-  c0="$(cpu_ns "$pid")"; h0="$(host_ticks)"; t0="$(date +%s.%N)"
+  cpu_snapshot "$pid" >"$work/cpu0"; h0="$(host_ticks)"; t0="$(date +%s.%N)"
   redis-benchmark -p "$port" -n "$requests" -c "$clients" -t get,set -q "$@" >"$work/load.out" 2>&1
-  t1="$(date +%s.%N)"; h1="$(host_ticks)"; c1="$(cpu_ns "$pid")"
+  t1="$(date +%s.%N)"; h1="$(host_ticks)"; cpu_snapshot "$pid" >"$work/cpu1"
+  c0=0; c1="$(cpu_delta "$work/cpu0" "$work/cpu1")"
   rss="$(peak_rss_kb "$pid")"
   kill -TERM "$pid" # (a background job of a script ignores SIGINT)
   wait "$pid" || true
