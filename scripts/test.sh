@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in libpcap0.8 tcpdump redis-server redis-tools; do
+for p in libpcap0.8 tcpdump redis-server redis-tools memcached; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
