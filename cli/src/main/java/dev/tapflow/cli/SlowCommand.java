@@ -96,7 +96,8 @@ final class SlowCommand implements Callable<Integer> {
         command == null ? null : command.toUpperCase(Locale.ROOT), minNs, agent, limit);
   }
 
-  private static Instant time(String text, String option) {
+  /** A time as users type it: ISO-8601 instant, or 'YYYY-MM-DD HH:MM[:SS]' / a date in UTC. */
+  static Instant time(String text, String option) {
     try {
       return Instant.parse(text);
     } catch (DateTimeParseException e) {

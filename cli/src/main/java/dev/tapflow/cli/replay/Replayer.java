@@ -1,0 +1,228 @@
+package dev.tapflow.cli.replay;
+
+import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.stream.protocol.Protocols;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Sends captured requests to a live server, per captured connection in order, at the
+ * captured pacing times a speed factor. Each captured connection is given a target
+ * connection ({@link Lane}: a sender and a reader thread) — its own, or, past
+ * {@code maxConnections}, a shared one. The reading thread hands requests in; a lane's
+ * bounded queue makes it wait when the target falls behind (backpressure), and a target that
+ * fails (refused, closed, silent past the reply timeout) ends the replay with a
+ * {@link ReplayException}.
+ *
+ * <p>Schedule: request i is due at {@code t0 + (ts_i - ts_first) / speed} (absolute
+ * deadlines, so waiting never drifts), and not before the target answered as many of its
+ * connection's earlier requests as the capture had answered when it was sent
+ * ({@link CapturedRequest#dependsOn}); {@code speed 0} means no pacing, only that order.
+ * A rate cap spaces sends by {@code 1/rate} across all connections.
+ */
+public final class Replayer implements CapturedRequests.Sink {
+
+  /**
+   * @param speed          pacing factor: 2.0 is twice as fast; 0 sends as fast as answers allow
+   * @param rate           at most this many requests per second overall, or 0
+   * @param maxConnections target connections at most (captured connections share them), or 0 for one per captured connection
+   * @param queueCapacity  requests waiting per target connection before the reader waits
+   * @param replyTimeout   how long a connection waits for an answer it needs before the replay fails
+   * @param connectTimeout how long a connect may take
+   */
+  public record Options(ReplayTarget target, double speed, double rate, int maxConnections, int queueCapacity,
+      Duration replyTimeout, Duration connectTimeout) {}
+
+  /** Target connections open at once when each captured connection gets its own; beyond, they are shared. */
+  static final int MAX_LANES = 1024;
+  /** Time given to the first connections to open before the first request is due. */
+  private static final long START_LEAD_NS = 20_000_000L;
+
+  private final Options options;
+  final Protocol protocol;
+  private final Lane[] slots;
+  private final boolean capped;
+  private int nextSlot;
+  private final Map<Long, Assignment> assignments = new HashMap<>();
+  private final List<Lane> lanes = new ArrayList<>();
+  private final Map<String, Map<String, Long>> skipped = new TreeMap<>();
+  private volatile ReplayException failure;
+  private long connections;
+
+  private long t0Ns;
+  private long firstTsNs = Long.MIN_VALUE;
+  private final AtomicLong nextRateSlotNs = new AtomicLong(Long.MIN_VALUE);
+  private final long rateIntervalNs;
+  // measured, over every sent request (lanes write them)
+  private final AtomicLong firstSendNs = new AtomicLong(Long.MAX_VALUE);
+  private final AtomicLong lastSendNs = new AtomicLong(Long.MIN_VALUE);
+  private final AtomicLong minTsNs = new AtomicLong(Long.MAX_VALUE);
+  private final AtomicLong maxTsNs = new AtomicLong(Long.MIN_VALUE);
+
+  private record Assignment(Lane lane, Lane.ConnectionState state) {}
+
+  public Replayer(Options options) {
+    this.options = options;
+    this.protocol = Protocols.builtIn(Map.of()).byName(options.target().protocol());
+    this.capped = options.maxConnections() > 0;
+    this.slots = new Lane[capped ? options.maxConnections() : MAX_LANES];
+    this.rateIntervalNs = options.rate() > 0 ? (long) (1e9 / options.rate()) : 0;
+  }
+
+  Options options() {
+    return options;
+  }
+
+  @Override
+  public void request(CapturedRequest r) {
+    checkFailure();
+    if (firstTsNs == Long.MIN_VALUE) {
+      firstTsNs = r.tsNs();
+      t0Ns = System.nanoTime() + START_LEAD_NS;
+    }
+    Assignment a = assignments.get(r.connection());
+    if (a == null) {
+      Lane lane = assign();
+      lane.refs++;
+      a = new Assignment(lane, new Lane.ConnectionState());
+      assignments.put(r.connection(), a);
+      connections++;
+    }
+    a.lane().enqueue(new Lane.Item(r, a.state()), this);
+  }
+
+  private Lane assign() {
+    if (!capped) { // a free slot: a connection of its own
+      for (int i = 0; i < slots.length; i++) {
+        int s = (nextSlot + i) % slots.length;
+        if (slots[s] == null || slots[s].ending()) {
+          nextSlot = (s + 1) % slots.length;
+          return slots[s] = open();
+        }
+      }
+    }
+    int s = nextSlot;
+    nextSlot = (s + 1) % slots.length;
+    if (slots[s] == null) {
+      slots[s] = open();
+    }
+    return slots[s];
+  }
+
+  private Lane open() {
+    Lane lane = new Lane(lanes.size() + 1, this);
+    lanes.add(lane);
+    lane.start();
+    return lane;
+  }
+
+  @Override
+  public void connectionEnded(long connection) {
+    Assignment a = assignments.remove(connection);
+    if (a != null && --a.lane().refs == 0 && !capped) {
+      a.lane().end(this);
+    }
+  }
+
+  @Override
+  public void skipped(String command, String reason) {
+    skipped.computeIfAbsent(command, c -> new TreeMap<>()).merge(reason, 1L, Long::sum);
+  }
+
+  /**
+   * Every request has been handed in: waits until the target answered them (or the replay
+   * failed) and returns what happened.
+   *
+   * @throws ReplayException when the target failed
+   */
+  public ReplayResult finish() {
+    for (Lane lane : lanes) {
+      if (!lane.ending()) {
+        lane.end(this);
+      }
+    }
+    for (Lane lane : lanes) {
+      lane.join();
+    }
+    checkFailure();
+    Map<String, CommandStats> commands = new TreeMap<>();
+    Map<String, Long> anomalies = new TreeMap<>();
+    long auth = 0;
+    for (Lane lane : lanes) {
+      lane.stats().forEach((c, s) -> commands.computeIfAbsent(c, k -> new CommandStats()).add(s));
+      lane.anomalies().forEach((n, k) -> anomalies.merge(n, k, Long::sum));
+      auth += lane.authenticated() ? 1 : 0;
+    }
+    long sent = commands.values().stream().mapToLong(CommandStats::count).sum();
+    return new ReplayResult(false, commands, skipped, connections, lanes.size(),
+        auth > 0 ? Map.of("AUTH", auth) : Map.of(),
+        sent == 0 ? 0 : maxTsNs.get() - minTsNs.get(), sent == 0 ? 0 : lastSendNs.get() - firstSendNs.get(), anomalies);
+  }
+
+  /** Stops every connection after a failure elsewhere (the reading side) and waits for them to close. */
+  public void abort(ReplayException cause) {
+    fail(cause);
+    for (Lane lane : lanes) {
+      lane.join();
+    }
+  }
+
+  void fail(ReplayException e) {
+    if (failure == null) {
+      failure = e;
+    }
+  }
+
+  ReplayException failure() {
+    return failure;
+  }
+
+  void checkFailure() {
+    ReplayException f = failure;
+    if (f != null) {
+      throw new ReplayException(f.getMessage(), f);
+    }
+  }
+
+  /** When a request is due by the schedule alone (System.nanoTime); 0 at {@code --speed max}. */
+  long dueNs(CapturedRequest r) {
+    if (options.speed() <= 0) {
+      return 0;
+    }
+    return t0Ns + (long) ((r.tsNs() - firstTsNs) / options.speed());
+  }
+
+  /** Waits until the request may go: its schedule, then a slot of the rate cap. */
+  void awaitTurn(CapturedRequest r) {
+    parkUntil(dueNs(r));
+    if (rateIntervalNs > 0) {
+      long now = System.nanoTime();
+      long slot = nextRateSlotNs.getAndAccumulate(now, (prev, n) -> Math.max(prev, n) + rateIntervalNs);
+      parkUntil(Math.max(slot, now));
+    }
+  }
+
+  boolean paced() {
+    return options.speed() > 0 || rateIntervalNs > 0;
+  }
+
+  static void parkUntil(long deadlineNs) {
+    long left;
+    while ((left = deadlineNs - System.nanoTime()) > 0) {
+      LockSupport.parkNanos(left);
+    }
+  }
+
+  void sent(long sendNs, long tsNs) {
+    firstSendNs.accumulateAndGet(sendNs, Math::min);
+    lastSendNs.accumulateAndGet(sendNs, Math::max);
+    minTsNs.accumulateAndGet(tsNs, Math::min);
+    maxTsNs.accumulateAndGet(tsNs, Math::max);
+  }
+}
