@@ -114,6 +114,25 @@ class ReplayRedisTest {
   }
 
   @Test
+  void aTargetThatStopsAnsweringIsAOneLineErrorAfterTheReplyTimeout() throws Exception {
+    ReplayServers.assumeTools("redis-server", "redis-cli", "kill");
+    try (ReplayServers.Redis redis = new ReplayServers.Redis(dir, null)) {
+      redis.signal("STOP");
+      try {
+        ReplayServers.Run run = ReplayServers.replay("--target", redis.url(), "--pcap",
+            ReplayServers.REDIS_BURSTS.toString(), "--speed", "max", "--allow-writes", "--reply-timeout", "1s",
+            "--queue", "10");
+        assertEquals(3, run.exitCode(), run.err());
+        assertTrue(run.err().startsWith("tapflow: target " + redis.url() + " did not answer within 1000 ms"), run.err());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertTrue(run.elapsedMs() < 10_000, "no hang: " + run.elapsedMs() + " ms");
+      } finally {
+        redis.signal("CONT");
+      }
+    }
+  }
+
+  @Test
   void dryRunCountsWithoutConnecting() throws Exception {
     int port = ReplayServers.freePort();
     ReplayServers.Run run = ReplayServers.replay("--target", "redis://127.0.0.1:" + port, "--pcap", PLAIN.toString(),

@@ -114,6 +114,11 @@ final class ReplayServers {
       return "redis://127.0.0.1:" + port;
     }
 
+    /** Sends the server a signal ({@code STOP}: it still accepts connections, in the kernel, but answers nothing). */
+    void signal(String name) throws Exception {
+      LiveCaptureTruthTest.run("kill", "-" + name, Long.toString(process.pid()));
+    }
+
     @Override
     public void close() {
       process.destroy();

@@ -62,6 +62,7 @@ public final class CapturedRequests implements BatchListener {
   private long nextConnection = 1;
   private long nextSweepNs = Long.MIN_VALUE;
   private long anomalies;
+  private long untracked;
 
   /**
    * @param protocol the target's protocol: connections of other protocols are ignored
@@ -98,6 +99,11 @@ public final class CapturedRequests implements BatchListener {
     return anomalies;
   }
 
+  /** Batches of connections not tracked because the processor's bound on open connections was reached. */
+  public long untracked() {
+    return untracked;
+  }
+
   /** Connections of the target's protocol seen so far. */
   public long connections() {
     return nextConnection - 1;
@@ -119,6 +125,10 @@ public final class CapturedRequests implements BatchListener {
       if (c == null) {
         if ((s.getFlags() & ConnectionTracker.SYN) == 0 && s.getPayload().remaining() == 0) {
           continue; // the FIN/RST of a connection already closed
+        }
+        if (connections.size() >= settings.reassemblyLimits().maxConnections()) {
+          untracked++; // the processor's bound on connections tracked at once
+          return;
         }
         c = new Connection(new ConnectionTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(),
             bytes(key.getIpB()), key.getPortB()));

@@ -17,8 +17,9 @@ public final class CommandStats {
   private static final long MAX_NS = java.util.concurrent.TimeUnit.MINUTES.toNanos(10);
 
   long count;
-  final Histogram original = new Histogram(MAX_NS, 3);
-  final Histogram replay = new Histogram(MAX_NS, 3);
+  // in µs, 3 significant digits, sized by the largest value recorded (a few KB for fast commands)
+  final Histogram original = new Histogram(3);
+  final Histogram replay = new Histogram(3);
   /** "OK->ERROR" -> count */
   final Map<String, Long> differences = new TreeMap<>();
   /** the first replay error text that differs from the capture's */
@@ -28,7 +29,7 @@ public final class CommandStats {
   void recordOriginal(CapturedRequest r) {
     count++;
     if (r.originalLatencyNs() >= 0) {
-      original.recordValue(Math.min(r.originalLatencyNs(), MAX_NS));
+      original.recordValue(Math.min(r.originalLatencyNs(), MAX_NS) / 1000);
     }
   }
 
@@ -36,7 +37,7 @@ public final class CommandStats {
   void record(CapturedRequest r, Exchange ex) {
     recordOriginal(r);
     if (ex.hasResponse()) {
-      replay.recordValue(Math.max(0, Math.min(ex.responseLastNs() - ex.requestFirstNs(), MAX_NS)));
+      replay.recordValue(Math.max(0, Math.min(ex.responseLastNs() - ex.requestFirstNs(), MAX_NS)) / 1000);
     }
     FactStatus was = r.originalStatus();
     if (was != ex.status()) {
@@ -59,28 +60,18 @@ public final class CommandStats {
     return sp < 0 ? error : error.substring(0, sp);
   }
 
-  void add(CommandStats o) {
-    count += o.count;
-    original.add(o.original);
-    replay.add(o.replay);
-    o.differences.forEach((k, v) -> differences.merge(k, v, Long::sum));
-    if (firstDifferentError == null) {
-      firstDifferentError = o.firstDifferentError;
-    }
-  }
-
   public long count() {
     return count;
   }
 
-  /** Captured latency at a percentile, ns; -1 without a captured response. */
+  /** Captured latency at a percentile, ns (µs precision); -1 without a captured response. */
   public long originalNs(double percentile) {
-    return original.getTotalCount() == 0 ? -1 : original.getValueAtPercentile(percentile);
+    return original.getTotalCount() == 0 ? -1 : original.getValueAtPercentile(percentile) * 1000;
   }
 
-  /** Replayed latency at a percentile, ns; -1 without a reply. */
+  /** Replayed latency at a percentile, ns (µs precision); -1 without a reply. */
   public long replayNs(double percentile) {
-    return replay.getTotalCount() == 0 ? -1 : replay.getValueAtPercentile(percentile);
+    return replay.getTotalCount() == 0 ? -1 : replay.getValueAtPercentile(percentile) * 1000;
   }
 
   /** Outcomes that differ from the capture: {@code "OK->ERROR" -> count}. */

@@ -39,6 +39,6 @@ public final class DryRun implements CapturedRequests.Sink {
   public ReplayResult result() {
     long original = minTs > maxTs ? 0 : maxTs - minTs;
     return new ReplayResult(true, commands, skipped, connections.size(), 0, Map.of(), original,
-        speed > 0 ? (long) (original / speed) : 0, Map.of());
+        speed > 0 ? (long) (original / speed) : 0, -1, -1, Map.of());
   }
 }

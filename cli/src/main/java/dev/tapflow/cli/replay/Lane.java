@@ -47,15 +47,16 @@ final class Lane {
   private final ArrayBlockingQueue<Item> queue;
   private final ProtocolSession session;
   private final Map<Long, Sent> inflight = new HashMap<>();
-  private final Map<String, CommandStats> stats = new HashMap<>();
   private final Map<String, Long> anomalies = new TreeMap<>();
+  /** how late each paced request left against its schedule, µs (sender thread only) */
+  private final org.HdrHistogram.Histogram lag = new org.HdrHistogram.Histogram(3);
   private final SessionOutput output = new SessionOutput() {
     @Override
     public void exchange(Exchange ex) {
       Sent s = inflight.remove(ex.requestOffset());
       if (s != null) {
         s.state().answered++;
-        stats.computeIfAbsent(s.request().command(), c -> new CommandStats()).record(s.request(), ex);
+        replayer.record(s.request(), ex);
         Lane.this.notifyAll();
       }
     }
@@ -96,9 +97,13 @@ final class Lane {
     return ending;
   }
 
-  /** Hands a request in; waits while the queue is full, and fails at once if the replay failed. */
+  /** Hands a request in; waits while the queue is full (starting the clock first), and fails at once if the replay failed. */
   void enqueue(Item item, Replayer r) {
     try {
+      if (queue.offer(item)) {
+        return;
+      }
+      r.start(); // read-ahead ends where a queue is full
       while (!queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
         r.checkFailure();
       }
@@ -122,12 +127,12 @@ final class Lane {
     }
   }
 
-  Map<String, CommandStats> stats() {
-    return stats;
-  }
-
   Map<String, Long> anomalies() {
     return anomalies;
+  }
+
+  org.HdrHistogram.Histogram lag() {
+    return lag;
   }
 
   boolean authenticated() {
@@ -141,6 +146,7 @@ final class Lane {
       reader = new Thread(this::readAll, "replay-read-" + number);
       reader.setDaemon(true);
       reader.start();
+      replayer.awaitStart();
       while (true) {
         Item item = queue.poll(100, TimeUnit.MILLISECONDS);
         if (replayer.failure() != null) {
@@ -238,6 +244,9 @@ final class Lane {
     }
     out.write(b);
     replayer.sent(now, r.tsNs());
+    if (replayer.options().speed() > 0) {
+      lag.recordValue(Math.max(0, now - replayer.dueNs(r)) / 1000);
+    }
   }
 
   private synchronized boolean answered(ConnectionState state, long n) {
@@ -270,7 +279,8 @@ final class Lane {
     long left = deadline - System.nanoTime();
     if (left <= 0) {
       throw new ReplayException("target " + target + " did not answer within "
-          + replayer.options().replyTimeout().toSeconds() + " s (" + inflight.size() + " request(s) waiting)");
+          + replayer.options().replyTimeout().toMillis() + " ms (--reply-timeout; " + inflight.size()
+          + " request(s) waiting)");
     }
     wait(Math.max(1, Math.min(100, TimeUnit.NANOSECONDS.toMillis(left))));
   }

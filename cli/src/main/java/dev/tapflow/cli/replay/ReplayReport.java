@@ -30,6 +30,10 @@ public final class ReplayReport {
     if (!r.dryRun()) {
       out.append(String.format(Locale.ROOT, ", %.0f requests/s", r.ratePerSecond()));
     }
+    if (r.lagMaxNs() >= 0) {
+      out.append(String.format(Locale.ROOT, "; sent late against the schedule by p99 %.3f ms, max %.3f ms",
+          r.lagP99Ns() / 1e6, r.lagMaxNs() / 1e6));
+    }
     out.append('\n');
     TextTable table = r.dryRun() ? new TextTable("COMMAND", ">COUNT", ">ORIG P50 ms", ">ORIG P99 ms")
         : new TextTable("COMMAND", ">COUNT", ">ORIG P50 ms", ">ORIG P99 ms", ">REPLAY P50 ms", ">REPLAY P99 ms",

@@ -12,11 +12,13 @@ import java.util.Map;
  * @param ownCommands       requests the replayer sent of its own (AUTH per target connection), by command
  * @param originalNs        capture time from the first replayed request to the last
  * @param replayNs          measured time from the first send to the last (a dry run: original / speed)
+ * @param lagP99Ns          paced replays: how late requests left against their schedule, 99th percentile (ns), else -1
+ * @param lagMaxNs          paced replays: the latest a request left against its schedule (ns), else -1
  * @param anomalies         decode anomalies on the target's replies, by name (none expected)
  */
 public record ReplayResult(boolean dryRun, Map<String, CommandStats> commands, Map<String, Map<String, Long>> skipped,
     long connections, long targetConnections, Map<String, Long> ownCommands, long originalNs, long replayNs,
-    Map<String, Long> anomalies) {
+    long lagP99Ns, long lagMaxNs, Map<String, Long> anomalies) {
 
   public long sent() {
     return commands.values().stream().mapToLong(CommandStats::count).sum();

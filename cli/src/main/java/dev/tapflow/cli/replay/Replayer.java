@@ -21,10 +21,14 @@ import java.util.concurrent.locks.LockSupport;
  * {@link ReplayException}.
  *
  * <p>Schedule: request i is due at {@code t0 + (ts_i - ts_first) / speed} (absolute
- * deadlines, so waiting never drifts), and not before the target answered as many of its
- * connection's earlier requests as the capture had answered when it was sent
- * ({@link CapturedRequest#dependsOn}); {@code speed 0} means no pacing, only that order.
- * A rate cap spaces sends by {@code 1/rate} across all connections.
+ * deadlines, {@code LockSupport.parkNanos} until each, so waiting never drifts), and not
+ * before the target answered as many of its connection's earlier requests as the capture had
+ * answered when it was sent ({@link CapturedRequest#dependsOn}); {@code speed 0} means no
+ * pacing, only that order. A rate cap spaces sends by {@code 1/rate} across all connections.
+ * The clock starts ({@code t0}) once {@link #READ_AHEAD_NS} of capture time has been read
+ * ahead, a connection's queue is full, or the source ended: connections open and code warms
+ * up before the first request is due. How late each request left against its deadline is
+ * measured and reported.
  */
 public final class Replayer implements CapturedRequests.Sink {
 
@@ -41,8 +45,14 @@ public final class Replayer implements CapturedRequests.Sink {
 
   /** Target connections open at once when each captured connection gets its own; beyond, they are shared. */
   static final int MAX_LANES = 1024;
-  /** Time given to the first connections to open before the first request is due. */
-  private static final long START_LEAD_NS = 20_000_000L;
+  /**
+   * Capture time read ahead before the clock starts: the first connections open, and the
+   * code warms up, before anything is due, so the first requests do not leave late. The clock
+   * also starts when a connection's queue is full, and when the source ends.
+   */
+  static final long READ_AHEAD_NS = 1_000_000_000L;
+  /** Time from the start of the clock to the first request. */
+  private static final long START_LEAD_NS = 10_000_000L;
 
   private final Options options;
   final Protocol protocol;
@@ -52,11 +62,16 @@ public final class Replayer implements CapturedRequests.Sink {
   private final Map<Long, Assignment> assignments = new HashMap<>();
   private final List<Lane> lanes = new ArrayList<>();
   private final Map<String, Map<String, Long>> skipped = new TreeMap<>();
+  /** per command, over all connections (lanes record under its monitor) */
+  private final Map<String, CommandStats> stats = new TreeMap<>();
   private volatile ReplayException failure;
   private long connections;
 
-  private long t0Ns;
-  private long firstTsNs = Long.MIN_VALUE;
+  private volatile long t0Ns;
+  /** the earliest capture time handed in before the clock started: the schedule's origin */
+  private volatile long firstTsNs = Long.MAX_VALUE;
+  private long readAheadFromNs = Long.MAX_VALUE;
+  private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
   private final AtomicLong nextRateSlotNs = new AtomicLong(Long.MIN_VALUE);
   private final long rateIntervalNs;
   // measured, over every sent request (lanes write them)
@@ -82,9 +97,12 @@ public final class Replayer implements CapturedRequests.Sink {
   @Override
   public void request(CapturedRequest r) {
     checkFailure();
-    if (firstTsNs == Long.MIN_VALUE) {
-      firstTsNs = r.tsNs();
-      t0Ns = System.nanoTime() + START_LEAD_NS;
+    if (started.getCount() > 0) {
+      readAheadFromNs = Math.min(readAheadFromNs, r.tsNs());
+      firstTsNs = Math.min(firstTsNs, r.tsNs());
+      if (r.tsNs() - readAheadFromNs >= READ_AHEAD_NS) {
+        start();
+      }
     }
     Assignment a = assignments.get(r.connection());
     if (a == null) {
@@ -142,6 +160,7 @@ public final class Replayer implements CapturedRequests.Sink {
    * @throws ReplayException when the target failed
    */
   public ReplayResult finish() {
+    start();
     for (Lane lane : lanes) {
       if (!lane.ending()) {
         lane.end(this);
@@ -151,18 +170,25 @@ public final class Replayer implements CapturedRequests.Sink {
       lane.join();
     }
     checkFailure();
-    Map<String, CommandStats> commands = new TreeMap<>();
+    Map<String, CommandStats> commands;
+    synchronized (stats) {
+      commands = new TreeMap<>(stats);
+    }
     Map<String, Long> anomalies = new TreeMap<>();
     long auth = 0;
+    org.HdrHistogram.Histogram lag = new org.HdrHistogram.Histogram(3);
     for (Lane lane : lanes) {
-      lane.stats().forEach((c, s) -> commands.computeIfAbsent(c, k -> new CommandStats()).add(s));
+      lag.add(lane.lag());
       lane.anomalies().forEach((n, k) -> anomalies.merge(n, k, Long::sum));
       auth += lane.authenticated() ? 1 : 0;
     }
     long sent = commands.values().stream().mapToLong(CommandStats::count).sum();
     return new ReplayResult(false, commands, skipped, connections, lanes.size(),
         auth > 0 ? Map.of("AUTH", auth) : Map.of(),
-        sent == 0 ? 0 : maxTsNs.get() - minTsNs.get(), sent == 0 ? 0 : lastSendNs.get() - firstSendNs.get(), anomalies);
+        sent == 0 ? 0 : maxTsNs.get() - minTsNs.get(), sent == 0 ? 0 : lastSendNs.get() - firstSendNs.get(),
+        lag.getTotalCount() == 0 ? -1 : lag.getValueAtPercentile(99) * 1000,
+        lag.getTotalCount() == 0 ? -1 : lag.getMaxValue() * 1000,
+        anomalies);
   }
 
   /** Stops every connection after a failure elsewhere (the reading side) and waits for them to close. */
@@ -170,6 +196,23 @@ public final class Replayer implements CapturedRequests.Sink {
     fail(cause);
     for (Lane lane : lanes) {
       lane.join();
+    }
+  }
+
+  /** Starts the clock (once): requests become due from now on. Called on the reading thread. */
+  void start() {
+    if (started.getCount() > 0) {
+      t0Ns = System.nanoTime() + START_LEAD_NS;
+      started.countDown();
+    }
+  }
+
+  /** Waits until the clock started (or the replay failed). */
+  void awaitStart() throws InterruptedException {
+    while (!started.await(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      if (failure != null) {
+        throw new ReplayException(failure.getMessage());
+      }
     }
   }
 
@@ -216,6 +259,13 @@ public final class Replayer implements CapturedRequests.Sink {
     long left;
     while ((left = deadlineNs - System.nanoTime()) > 0) {
       LockSupport.parkNanos(left);
+    }
+  }
+
+  /** A request the target answered (or that ended unanswered). */
+  void record(CapturedRequest r, dev.tapflow.stream.protocol.Exchange ex) {
+    synchronized (stats) {
+      stats.computeIfAbsent(r.command(), c -> new CommandStats()).record(r, ex);
     }
   }
 
