@@ -5,12 +5,14 @@ import dev.tapflow.capture.KafkaSegmentPublisher;
 import dev.tapflow.cli.replay.CapturedRequests;
 import dev.tapflow.cli.replay.DryRun;
 import dev.tapflow.cli.replay.KafkaRangeSource;
+import dev.tapflow.cli.replay.KafkaReplayFacts;
 import dev.tapflow.cli.replay.ReplayException;
 import dev.tapflow.cli.replay.ReplayPolicy;
 import dev.tapflow.cli.replay.ReplayReport;
 import dev.tapflow.cli.replay.ReplayResult;
 import dev.tapflow.cli.replay.ReplayTarget;
 import dev.tapflow.cli.replay.Replayer;
+import dev.tapflow.stream.topology.ProcessorConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -117,6 +119,14 @@ final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--topic", defaultValue = KafkaSegmentPublisher.DEFAULT_TOPIC, description = "Default: ${DEFAULT-VALUE}.")
   String topic;
 
+  @Option(names = "--facts",
+      description = "Also publish one fact per replayed request (vantage replay, agent replay, the replay's own times) "
+          + "to the facts topic; needs --bootstrap-servers.")
+  boolean facts;
+
+  @Option(names = "--facts-topic", defaultValue = ProcessorConfig.FACTS_TOPIC, description = "Default: ${DEFAULT-VALUE}.")
+  String factsTopic;
+
   @Mixin
   KafkaOptions kafka;
 
@@ -131,6 +141,7 @@ final class ReplayCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws CaptureFileException {
+    result = null;
     String password = targetPassword != null ? targetPassword : System.getenv("TAPFLOW_TARGET_PASSWORD");
     ReplayTarget t;
     try {
@@ -153,7 +164,13 @@ final class ReplayCommand implements Callable<Integer> {
       kafka.requireBootstrap();
     }
     DryRun dry = dryRun ? new DryRun(factor) : null;
-    Replayer replayer = dryRun ? null : new Replayer(new Replayer.Options(t, factor, rateLimit(), connections,
+    KafkaReplayFacts published = null;
+    if (facts && !dryRun) {
+      Map<String, Object> props = kafka.clientProperties();
+      props.put("bootstrap.servers", kafka.requireBootstrap());
+      published = new KafkaReplayFacts(props, factsTopic);
+    }
+    Replayer replayer = dryRun ? null : new Replayer(new Replayer.Options(t, published, factor, rateLimit(), connections,
         queue, PipelineOptions.Durations.parse(replyTimeout, "--reply-timeout"),
         PipelineOptions.Durations.parse(connectTimeout, "--connect-timeout")));
     CapturedRequests requests;
@@ -178,6 +195,29 @@ final class ReplayCommand implements Callable<Integer> {
         replayer.abort(e);
       }
       throw new UserError(e.getMessage(), e, ReplayException.TARGET_FAILED);
+    } catch (IllegalStateException | org.apache.kafka.common.KafkaException e) {
+      ReplayException stop = new ReplayException("cannot read " + topic + ": " + UserError.message(e), e);
+      if (replayer != null) {
+        replayer.abort(stop);
+      }
+      throw new UserError(stop.getMessage(), e);
+    } finally {
+      if (published != null && result == null) {
+        try {
+          published.close();
+        } catch (RuntimeException e) {
+          // the replay's own failure is the one to report
+        }
+      }
+    }
+    if (published != null) {
+      try {
+        published.close(); // waits for what was sent
+      } catch (org.apache.kafka.common.KafkaException e) {
+        throw new UserError(UserError.message(e), e);
+      }
+      spec.commandLine().getErr().println("tapflow: " + published.published() + " facts of the replay published to "
+          + factsTopic + " (vantage " + KafkaReplayFacts.VANTAGE + ")");
     }
     PrintWriter out = spec.commandLine().getOut();
     out.print(ReplayReport.text(result, t, speed));

@@ -42,8 +42,12 @@ class ReplayFromKafkaTest {
       try (ReplayServers.Redis redis = new ReplayServers.Redis(dir, null)) {
         ReplayServers.Run run = ReplayServers.replay("--target", redis.url(), "--bootstrap-servers",
             kafka.bootstrapServers(), "--from", from.toString(), "--to", to.toString(), "--speed", "max",
-            "--allow-writes");
+            "--allow-writes", "--facts");
         ReplayServers.assertOk(run);
+        // --facts: one fact per replayed request, vantage replay, the target as server
+        Map<String, Long> factCounts = replayFacts(kafka.bootstrapServers(), run.result().sent(), redis.port);
+        assertEquals(counts(run.result()), factCounts);
+        assertTrue(run.err().contains(run.result().sent() + " facts of the replay published"), run.err());
         assertEquals(counts(fromPcap), counts(run.result()), run.out());
         assertEquals(ReplayServers.truth(ReplayServers.truthBeside(pcap, ".commandstats.json")), redis.commandstats());
         assertEquals(fromPcap.connections(), run.result().connections());
@@ -58,6 +62,36 @@ class ReplayFromKafkaTest {
       assertTrue(partSent > 0 && partSent < fromPcap.sent(), part.out());
       assertTrue(part.result().originalNs() <= 500_000_000L, part.out());
     }
+  }
+
+  /** Reads the facts topic until {@code expected} facts of vantage replay came: their counts per command. */
+  private static Map<String, Long> replayFacts(String bootstrap, long expected, int serverPort) {
+    java.util.Properties p = new java.util.Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("key.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+    p.put("value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+    dev.tapflow.schemas.AvroSerde<dev.tapflow.schemas.LatencyFact> serde = dev.tapflow.schemas.AvroSerde.latencyFact();
+    Map<String, Long> out = new TreeMap<>();
+    long seen = 0;
+    try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> c =
+        new org.apache.kafka.clients.consumer.KafkaConsumer<>(p)) {
+      java.util.List<org.apache.kafka.common.TopicPartition> parts = c.partitionsFor("tapflow.facts.v1").stream()
+          .map(i -> new org.apache.kafka.common.TopicPartition(i.topic(), i.partition())).toList();
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (seen < expected && System.nanoTime() < deadline) {
+        for (var rec : c.poll(java.time.Duration.ofMillis(200))) {
+          dev.tapflow.schemas.LatencyFact f = serde.decode(rec.value());
+          assertEquals("replay", f.getVantage());
+          assertEquals(serverPort, f.getServerPort());
+          assertEquals(dev.tapflow.schemas.Status.OK, f.getStatus(), f.toString());
+          out.merge(f.getCommand(), 1L, Long::sum);
+          seen++;
+        }
+      }
+    }
+    return out;
   }
 
   private static Map<String, Long> counts(ReplayResult r) {

@@ -62,6 +62,18 @@ class ReplayMemcachedTest {
   }
 
   @Test
+  void aRateCapSpacesTheRequests() throws Exception {
+    ReplayServers.assumeTools("memcached");
+    try (ReplayServers.Memcached memcached = new ReplayServers.Memcached(dir)) {
+      ReplayServers.Run run = ReplayServers.replay("--target", memcached.url(), "--pcap", PCAP.toString(),
+          "--speed", "max", "--rate", "2000/s", "--allow-writes");
+      ReplayServers.assertOk(run);
+      double rate = run.result().ratePerSecond();
+      assertTrue(rate > 1800 && rate <= 2010, "rate " + rate + "/s\n" + run.out());
+    }
+  }
+
+  @Test
   void readOnlyByDefault() throws Exception {
     ReplayServers.assumeTools("memcached");
     Map<String, Long> sent = ReplayServers.truth(ReplayServers.truthBeside(PCAP, ".commands.json"));

@@ -73,6 +73,30 @@ class ReplayRedisTest {
   }
 
   @Test
+  void pipelinedAndSharedConnectionsKeepEveryRequest() throws Exception {
+    ReplayServers.assumeTools("redis-server", "redis-cli");
+    Path pipelined = ReplayServers.FIXTURES.resolve("redis").resolve("benchmark-pipelined.pcap");
+    try (ReplayServers.Redis redis = new ReplayServers.Redis(dir, null)) {
+      ReplayServers.Run run = ReplayServers.replay("--target", redis.url(), "--pcap", pipelined.toString(),
+          "--speed", "max", "--allow-writes");
+      ReplayServers.assertOk(run);
+      assertEquals(ReplayServers.truth(ReplayServers.truthBeside(pipelined, ".commandstats.json")), redis.commandstats(),
+          run.out());
+      run.result().commands().forEach((c, s) -> assertTrue(s.differences().isEmpty(), c + " " + s.differences()));
+    }
+    // 25 captured connections over 2 target connections, each captured connection still in order
+    try (ReplayServers.Redis redis = new ReplayServers.Redis(dir, null)) {
+      ReplayServers.Run run = ReplayServers.replay("--target", redis.url(), "--pcap",
+          ReplayServers.REDIS_BURSTS.toString(), "--speed", "max", "--allow-writes", "--connections", "2");
+      ReplayServers.assertOk(run);
+      assertEquals(ReplayServers.truth(ReplayServers.truthBeside(ReplayServers.REDIS_BURSTS, ".commandstats.json")),
+          redis.commandstats(), run.out());
+      assertEquals(2, run.result().targetConnections());
+      assertEquals(25, run.result().connections());
+    }
+  }
+
+  @Test
   void readOnlyByDefaultSkipsAndCountsTheWrites() throws Exception {
     ReplayServers.assumeTools("redis-server", "redis-cli");
     try (ReplayServers.Redis redis = new ReplayServers.Redis(dir, null)) {

@@ -50,7 +50,12 @@ public final class KafkaRangeSource {
     this.to = to;
   }
 
-  /** Reads the range into {@code listener}; returns the number of batches read. */
+  /**
+   * Reads the range into {@code listener}; returns the number of batches read.
+   *
+   * @throws IllegalStateException when the topic does not exist
+   * @throws org.apache.kafka.common.KafkaException when Kafka cannot be read
+   */
   public long run(BatchListener listener) {
     Properties p = new Properties();
     clientProperties.forEach((k, v) -> {
@@ -70,7 +75,7 @@ public final class KafkaRangeSource {
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
       List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
       if (infos == null || infos.isEmpty()) {
-        throw new ReplayException("topic " + topic + " does not exist");
+        throw new IllegalStateException("topic " + topic + " does not exist");
       }
       List<TopicPartition> partitions = new ArrayList<>();
       for (PartitionInfo pi : infos) {

@@ -56,7 +56,7 @@ final class Lane {
       Sent s = inflight.remove(ex.requestOffset());
       if (s != null) {
         s.state().answered++;
-        replayer.record(s.request(), ex);
+        replayer.record(flow, s.request(), ex);
         Lane.this.notifyAll();
       }
     }
@@ -66,6 +66,22 @@ final class Lane {
       anomalies.merge(name, 1L, Long::sum);
     }
   };
+  /** this connection as facts name it: the replayer is the client, agent {@code replay} */
+  private final dev.tapflow.stream.flow.Flow flow = new dev.tapflow.stream.flow.Flow() {
+    @Override public String agent() { return "replay"; }
+    @Override public byte[] clientIp() { return localIp; }
+    @Override public int clientPort() { return localPort; }
+    @Override public byte[] serverIp() { return remoteIp; }
+    @Override public int serverPort() { return remotePort; }
+    @Override public String protocol() { return target.protocol(); }
+    @Override public long lastSeenNs() { return 0; }
+    @Override public long requestPosition(long requestOffset) { return requestOffset; }
+  };
+  // the connection's endpoints, kept from the connect (a closed socket forgets them)
+  private byte[] localIp = new byte[4];
+  private int localPort;
+  private byte[] remoteIp = new byte[4];
+  private int remotePort;
   private Thread sender;
   private Thread reader;
   private Socket socket;
@@ -194,6 +210,10 @@ final class Lane {
     } catch (IOException e) {
       throw new ReplayException("cannot connect to " + target + ": " + e.getMessage(), e);
     }
+    localIp = socket.getLocalAddress().getAddress();
+    localPort = socket.getLocalPort();
+    remoteIp = socket.getInetAddress().getAddress();
+    remotePort = socket.getPort();
     if (target.password() != null) {
       authenticate();
     }
@@ -238,7 +258,7 @@ final class Lane {
     long now = System.nanoTime();
     synchronized (this) {
       inflight.put(clientOffset, new Sent(r, item.state()));
-      session.clientData(b, 0, b.length, clientOffset, now, output);
+      session.clientData(b, 0, b.length, clientOffset, replayer.epochNs(now), output);
       clientOffset += b.length;
       quitSent = r.command().equalsIgnoreCase("QUIT");
     }
@@ -293,7 +313,7 @@ final class Lane {
       while ((n = in.read(buf)) >= 0) {
         long now = System.nanoTime();
         synchronized (this) {
-          session.serverData(buf, 0, n, serverOffset, now, output);
+          session.serverData(buf, 0, n, serverOffset, replayer.epochNs(now), output);
           serverOffset += n;
         }
       }
@@ -324,7 +344,7 @@ final class Lane {
       }
     }
     synchronized (this) {
-      session.close(System.nanoTime(), output); // requests never answered: TIMEOUT
+      session.close(replayer.epochNs(System.nanoTime()), output); // requests never answered: TIMEOUT
     }
   }
 }

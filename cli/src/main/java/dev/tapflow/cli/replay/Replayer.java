@@ -32,7 +32,13 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class Replayer implements CapturedRequests.Sink {
 
+  /** Where each replayed request's exchange goes, with the replay connection it was sent on (any thread). */
+  public interface FactListener {
+    void fact(dev.tapflow.stream.flow.Flow connection, dev.tapflow.stream.protocol.Exchange replayed);
+  }
+
   /**
+   * @param facts          each replayed request as a fact, or null
    * @param speed          pacing factor: 2.0 is twice as fast; 0 sends as fast as answers allow
    * @param rate           at most this many requests per second overall, or 0
    * @param maxConnections target connections at most (captured connections share them), or 0 for one per captured connection
@@ -40,7 +46,7 @@ public final class Replayer implements CapturedRequests.Sink {
    * @param replyTimeout   how long a connection waits for an answer it needs before the replay fails
    * @param connectTimeout how long a connect may take
    */
-  public record Options(ReplayTarget target, double speed, double rate, int maxConnections, int queueCapacity,
+  public record Options(ReplayTarget target, FactListener facts, double speed, double rate, int maxConnections, int queueCapacity,
       Duration replyTimeout, Duration connectTimeout) {}
 
   /** Target connections open at once when each captured connection gets its own; beyond, they are shared. */
@@ -78,6 +84,8 @@ public final class Replayer implements CapturedRequests.Sink {
   private final AtomicLong firstSendNs = new AtomicLong(Long.MAX_VALUE);
   private final AtomicLong lastSendNs = new AtomicLong(Long.MIN_VALUE);
   private final AtomicLong minTsNs = new AtomicLong(Long.MAX_VALUE);
+  /** System.nanoTime() + this = ns since the epoch: the replay's own exchanges carry wall-clock times, like facts */
+  private final long epochOffsetNs;
   private final AtomicLong maxTsNs = new AtomicLong(Long.MIN_VALUE);
 
   private record Assignment(Lane lane, Lane.ConnectionState state) {}
@@ -88,6 +96,13 @@ public final class Replayer implements CapturedRequests.Sink {
     this.capped = options.maxConnections() > 0;
     this.slots = new Lane[capped ? options.maxConnections() : MAX_LANES];
     this.rateIntervalNs = options.rate() > 0 ? (long) (1e9 / options.rate()) : 0;
+    java.time.Instant now = java.time.Instant.now();
+    this.epochOffsetNs = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
+  }
+
+  /** A System.nanoTime() reading as ns since the epoch. */
+  long epochNs(long nanoTime) {
+    return nanoTime + epochOffsetNs;
   }
 
   Options options() {
@@ -263,9 +278,12 @@ public final class Replayer implements CapturedRequests.Sink {
   }
 
   /** A request the target answered (or that ended unanswered). */
-  void record(CapturedRequest r, dev.tapflow.stream.protocol.Exchange ex) {
+  void record(dev.tapflow.stream.flow.Flow connection, CapturedRequest r, dev.tapflow.stream.protocol.Exchange ex) {
     synchronized (stats) {
       stats.computeIfAbsent(r.command(), c -> new CommandStats()).record(r, ex);
+    }
+    if (options.facts() != null) {
+      options.facts().fact(connection, ex);
     }
   }
 
