@@ -84,8 +84,8 @@ final class ReplayCommand implements Callable<Integer> {
   String rate;
 
   @Option(names = "--connections", paramLabel = "N",
-      description = "At most N target connections; captured connections then share them. Default: one per captured "
-          + "connection (up to 1024 open at once).")
+      description = "At most N target connections; captured connections then share them (and their state: SELECT, "
+          + "HELLO, CLIENT SETNAME). Default: one per captured connection (up to 1024 open at once, then shared).")
   int connections;
 
   @Option(names = "--include", split = ",", paramLabel = "CMD", description = "Only these commands (as on facts: GET, SET, GetKQ).")
@@ -116,7 +116,8 @@ final class ReplayCommand implements Callable<Integer> {
       description = "Requests waiting per target connection before reading waits (bounds memory). Default: ${DEFAULT-VALUE}.")
   int queue;
 
-  @Option(names = "--topic", defaultValue = KafkaSegmentPublisher.DEFAULT_TOPIC, description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--topic", defaultValue = KafkaSegmentPublisher.DEFAULT_TOPIC, paramLabel = "TOPIC",
+      description = "The segments topic. Default: ${DEFAULT-VALUE}.")
   String topic;
 
   @Option(names = "--facts",
@@ -124,7 +125,8 @@ final class ReplayCommand implements Callable<Integer> {
           + "to the facts topic; needs --bootstrap-servers.")
   boolean facts;
 
-  @Option(names = "--facts-topic", defaultValue = ProcessorConfig.FACTS_TOPIC, description = "Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--facts-topic", defaultValue = ProcessorConfig.FACTS_TOPIC, paramLabel = "TOPIC",
+      description = "Default: ${DEFAULT-VALUE}.")
   String factsTopic;
 
   @Mixin

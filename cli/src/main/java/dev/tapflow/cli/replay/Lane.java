@@ -88,7 +88,6 @@ final class Lane {
   private long clientOffset;
   private long serverOffset;
   private boolean readerDone;
-  private boolean quitSent;
   private boolean authenticated;
   private volatile boolean ending;
   private volatile boolean closing;
@@ -260,7 +259,6 @@ final class Lane {
       inflight.put(clientOffset, new Sent(r, item.state()));
       session.clientData(b, 0, b.length, clientOffset, replayer.epochNs(now), output);
       clientOffset += b.length;
-      quitSent = r.command().equalsIgnoreCase("QUIT");
     }
     out.write(b);
     replayer.sent(now, r.tsNs());
@@ -283,7 +281,7 @@ final class Lane {
 
   private synchronized void awaitAllAnswered() throws InterruptedException {
     long deadline = System.nanoTime() + replayer.options().replyTimeout().toNanos();
-    while (!inflight.isEmpty() && !(readerDone && quitSent)) {
+    while (!inflight.isEmpty()) {
       waitForReply(deadline);
     }
   }

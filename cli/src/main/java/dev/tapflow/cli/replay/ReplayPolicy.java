@@ -21,7 +21,10 @@ public record ReplayPolicy(boolean allowWrites, Set<String> include, Set<String>
   public static final String WRITE = "write (needs --allow-writes)";
   /** Skip reason: left out by {@code --include}/{@code --exclude}. */
   public static final String EXCLUDED = "excluded";
-  /** Skip reason: a command that takes over the connection or the server (MONITOR, SYNC, SHUTDOWN …). */
+  /**
+   * Skip reason: a command that takes over the connection or the server (MONITOR, SYNC,
+   * SHUTDOWN …), or QUIT: the replayer closes its connections itself when the captured ones end.
+   */
   public static final String NOT_REPLAYABLE = "not replayable";
   /** Skip reason: bytes of the request were not captured. */
   public static final String REQUEST_GAP = "request bytes not captured";
@@ -39,7 +42,7 @@ public record ReplayPolicy(boolean allowWrites, Set<String> include, Set<String>
       "ZRANGEBYSCORE", "ZRANK", "ZREVRANGE", "ZREVRANGEBYLEX", "ZREVRANGEBYSCORE", "ZREVRANK", "ZSCAN", "ZSCORE",
       "ZUNION", "EVAL_RO", "EVALSHA_RO", "FCALL_RO",
       // connection, transactions, server reads
-      "ECHO", "PING", "SELECT", "HELLO", "RESET", "READONLY", "READWRITE", "ASKING", "QUIT", "MULTI", "EXEC",
+      "ECHO", "PING", "SELECT", "HELLO", "RESET", "READONLY", "READWRITE", "ASKING", "MULTI", "EXEC",
       "DISCARD", "WATCH", "UNWATCH", "INFO", "TIME", "LASTSAVE", "ROLE", "COMMAND", "LOLWUT", "SUBSCRIBE",
       "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PUBSUB");
   /** Redis containers whose read-only sub-commands are reads: CONFIG GET, CLIENT SETNAME, MEMORY USAGE … */
@@ -51,12 +54,14 @@ public record ReplayPolicy(boolean allowWrites, Set<String> include, Set<String>
       "CLUSTER NODES", "CLUSTER SLOTS", "CLUSTER SHARDS", "CLUSTER MYID", "CLUSTER KEYSLOT");
   /** Redis commands never sent: they turn the connection into a stream or stop the server. */
   static final Set<String> REDIS_NOT_REPLAYABLE = Set.of(
-      "MONITOR", "SYNC", "PSYNC", "REPLCONF", "SHUTDOWN", "FAILOVER", "REPLICAOF", "SLAVEOF");
+      "MONITOR", "SYNC", "PSYNC", "REPLCONF", "SHUTDOWN", "FAILOVER", "REPLICAOF", "SLAVEOF", "QUIT");
+  /** memcached commands never sent: quit (the replayer closes its connections itself). */
+  static final Set<String> MEMCACHED_NOT_REPLAYABLE = Set.of("QUIT", "Quit", "QuitQ");
 
   /** memcached text, meta and binary commands that only read (binary: opcode names as on facts). */
   static final Set<String> MEMCACHED_READ_ONLY = Set.of(
-      "GET", "GETS", "MG", "MN", "ME", "VERSION", "STATS", "QUIT",
-      "Get", "GetQ", "GetK", "GetKQ", "Noop", "Version", "Stat", "Quit", "QuitQ");
+      "GET", "GETS", "MG", "MN", "ME", "VERSION", "STATS",
+      "Get", "GetQ", "GetK", "GetKQ", "Noop", "Version", "Stat");
 
   public ReplayPolicy {
     include = upper(include);
@@ -87,7 +92,7 @@ public record ReplayPolicy(boolean allowWrites, Set<String> include, Set<String>
     if (!redis && upper.startsWith("SASL")) {
       return CREDENTIALS;
     }
-    if (redis && REDIS_NOT_REPLAYABLE.contains(upper)) {
+    if (redis ? REDIS_NOT_REPLAYABLE.contains(upper) : MEMCACHED_NOT_REPLAYABLE.contains(command)) {
       return NOT_REPLAYABLE;
     }
     if (!include.isEmpty() && !include.contains(upper) || exclude.contains(upper)) {

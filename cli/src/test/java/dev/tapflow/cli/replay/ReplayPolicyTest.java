@@ -48,9 +48,10 @@ class ReplayPolicyTest {
     assertNull(writes.skipReason("redis", "HELLO", null, "3"));
     assertEquals(ReplayPolicy.CREDENTIALS, writes.skipReason("redis", "MIGRATE", "k", "h 6379 0 5000 AUTH <redacted>"));
     assertEquals(ReplayPolicy.CREDENTIALS, writes.skipReason("memcached", "SASL Auth", null, null));
-    for (String c : new String[] {"MONITOR", "SYNC", "PSYNC", "SHUTDOWN"}) {
+    for (String c : new String[] {"MONITOR", "SYNC", "PSYNC", "SHUTDOWN", "QUIT"}) {
       assertEquals(ReplayPolicy.NOT_REPLAYABLE, writes.skipReason("redis", c, null, null), c);
     }
+    assertEquals(ReplayPolicy.NOT_REPLAYABLE, readOnly.skipReason("memcached", "QUIT", null, null));
   }
 
   @Test
