@@ -1,8 +1,6 @@
 package dev.tapflow.cli.replay;
 
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 
 /** {@code --dry-run}: what a replay would send — per command, connections, duration — without connecting. */
@@ -11,7 +9,8 @@ public final class DryRun implements CapturedRequests.Sink {
   private final double speed;
   private final Map<String, CommandStats> commands = new TreeMap<>();
   private final Map<String, Map<String, Long>> skipped = new TreeMap<>();
-  private final Set<Long> connections = new HashSet<>();
+  /** captured connections with a request to replay, by number (numbers are dense) */
+  private final java.util.BitSet connections = new java.util.BitSet();
   private long minTs = Long.MAX_VALUE;
   private long maxTs = Long.MIN_VALUE;
 
@@ -23,7 +22,7 @@ public final class DryRun implements CapturedRequests.Sink {
   @Override
   public void request(CapturedRequest r) {
     commands.computeIfAbsent(r.command(), c -> new CommandStats()).recordOriginal(r);
-    connections.add(r.connection());
+    connections.set((int) r.connection());
     minTs = Math.min(minTs, r.tsNs());
     maxTs = Math.max(maxTs, r.tsNs());
   }
@@ -38,7 +37,7 @@ public final class DryRun implements CapturedRequests.Sink {
 
   public ReplayResult result() {
     long original = minTs > maxTs ? 0 : maxTs - minTs;
-    return new ReplayResult(true, commands, skipped, connections.size(), 0, Map.of(), original,
+    return new ReplayResult(true, commands, skipped, connections.cardinality(), 0, Map.of(), original,
         speed > 0 ? (long) (original / speed) : 0, -1, -1, Map.of());
   }
 }

@@ -41,7 +41,7 @@ final class Lane {
 
   private static final Item END = new Item(null, null);
 
-  private final int number;
+  private final long number;
   private final Replayer replayer;
   private final ReplayTarget target;
   private final ArrayBlockingQueue<Item> queue;
@@ -94,7 +94,7 @@ final class Lane {
   /** captured connections using this lane (source thread only) */
   int refs;
 
-  Lane(int number, Replayer replayer) {
+  Lane(long number, Replayer replayer) {
     this.number = number;
     this.replayer = replayer;
     this.target = replayer.options().target();
@@ -344,5 +344,6 @@ final class Lane {
     synchronized (this) {
       session.close(replayer.epochNs(System.nanoTime()), output); // requests never answered: TIMEOUT
     }
+    replayer.closed(this);
   }
 }

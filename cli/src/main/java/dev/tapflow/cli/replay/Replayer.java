@@ -3,7 +3,6 @@ package dev.tapflow.cli.replay;
 import dev.tapflow.stream.protocol.Protocol;
 import dev.tapflow.stream.protocol.Protocols;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +65,14 @@ public final class Replayer implements CapturedRequests.Sink {
   private final boolean capped;
   private int nextSlot;
   private final Map<Long, Assignment> assignments = new HashMap<>();
-  private final List<Lane> lanes = new ArrayList<>();
+  /** lanes still open (a lane that closed hands its figures over and leaves: memory stays bounded over long ranges) */
+  private final java.util.Set<Lane> lanes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private long lanesOpened;
+  // what closed lanes handed over (under closedLock)
+  private final Object closedLock = new Object();
+  private final org.HdrHistogram.Histogram lag = new org.HdrHistogram.Histogram(3);
+  private final Map<String, Long> anomalies = new TreeMap<>();
+  private long authenticated;
   private final Map<String, Map<String, Long>> skipped = new TreeMap<>();
   /** per command, over all connections (lanes record under its monitor) */
   private final Map<String, CommandStats> stats = new TreeMap<>();
@@ -149,7 +155,7 @@ public final class Replayer implements CapturedRequests.Sink {
   }
 
   private Lane open() {
-    Lane lane = new Lane(lanes.size() + 1, this);
+    Lane lane = new Lane(++lanesOpened, this);
     lanes.add(lane);
     lane.start();
     return lane;
@@ -176,12 +182,12 @@ public final class Replayer implements CapturedRequests.Sink {
    */
   public ReplayResult finish() {
     start();
-    for (Lane lane : lanes) {
+    for (Lane lane : List.copyOf(lanes)) {
       if (!lane.ending()) {
         lane.end(this);
       }
     }
-    for (Lane lane : lanes) {
+    for (Lane lane : List.copyOf(lanes)) {
       lane.join();
     }
     checkFailure();
@@ -189,27 +195,31 @@ public final class Replayer implements CapturedRequests.Sink {
     synchronized (stats) {
       commands = new TreeMap<>(stats);
     }
-    Map<String, Long> anomalies = new TreeMap<>();
-    long auth = 0;
-    org.HdrHistogram.Histogram lag = new org.HdrHistogram.Histogram(3);
-    for (Lane lane : lanes) {
+    long sent = commands.values().stream().mapToLong(CommandStats::count).sum();
+    synchronized (closedLock) {
+      return new ReplayResult(false, commands, skipped, connections, lanesOpened,
+          authenticated > 0 ? Map.of("AUTH", authenticated) : Map.of(),
+          sent == 0 ? 0 : maxTsNs.get() - minTsNs.get(), sent == 0 ? 0 : lastSendNs.get() - firstSendNs.get(),
+          lag.getTotalCount() == 0 ? -1 : lag.getValueAtPercentile(99) * 1000,
+          lag.getTotalCount() == 0 ? -1 : lag.getMaxValue() * 1000,
+          new TreeMap<>(anomalies));
+    }
+  }
+
+  /** A lane closed (its sender thread, last thing): its figures join the replay's, and it is forgotten. */
+  void closed(Lane lane) {
+    synchronized (closedLock) {
       lag.add(lane.lag());
       lane.anomalies().forEach((n, k) -> anomalies.merge(n, k, Long::sum));
-      auth += lane.authenticated() ? 1 : 0;
+      authenticated += lane.authenticated() ? 1 : 0;
     }
-    long sent = commands.values().stream().mapToLong(CommandStats::count).sum();
-    return new ReplayResult(false, commands, skipped, connections, lanes.size(),
-        auth > 0 ? Map.of("AUTH", auth) : Map.of(),
-        sent == 0 ? 0 : maxTsNs.get() - minTsNs.get(), sent == 0 ? 0 : lastSendNs.get() - firstSendNs.get(),
-        lag.getTotalCount() == 0 ? -1 : lag.getValueAtPercentile(99) * 1000,
-        lag.getTotalCount() == 0 ? -1 : lag.getMaxValue() * 1000,
-        anomalies);
+    lanes.remove(lane);
   }
 
   /** Stops every connection after a failure elsewhere (the reading side) and waits for them to close. */
   public void abort(ReplayException cause) {
     fail(cause);
-    for (Lane lane : lanes) {
+    for (Lane lane : List.copyOf(lanes)) {
       lane.join();
     }
   }
