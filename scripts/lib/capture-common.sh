@@ -1,4 +1,5 @@
-# capture-common.sh — sourced by the UDP fixture scripts (capture-dns.sh, capture-memcached-udp.sh):
+# capture-common.sh — sourced by the fixture scripts (capture-dns.sh, capture-memcached-udp.sh,
+# capture-memcached-tcp.sh, capture-redis-bursts.sh, …):
 # a fresh network namespace to run in, tcpdump started and stopped with its drop count checked,
 # and tcpdump's own reading of a capture as a TSV. Expects die() and log() from the caller.
 
@@ -47,6 +48,20 @@ tcpdump_stop() {
   TCPDUMP_PID=
   dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$TMP/tcpdump.err")
   [[ $dropped == 0 ]] || { cat "$TMP/tcpdump.err" >&2; die "tcpdump: '${dropped:-?}' packets dropped by kernel"; }
+}
+
+# memcached_start ADMIN_PORT ARGS...: starts memcached (as root) with ARGS, sets MEMCACHED_PID,
+# returns once it accepts TCP connections on ADMIN_PORT
+memcached_start() {
+  local admin=$1 i
+  shift
+  memcached -u root "$@" &
+  MEMCACHED_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $admin), 1).close()" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  die "memcached did not start"
 }
 
 # packets_tsv PCAP OUT: tcpdump's own reading, one row per packet (see tcpdump_packets.py)

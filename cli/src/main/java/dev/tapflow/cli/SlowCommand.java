@@ -90,7 +90,8 @@ final class SlowCommand implements Callable<Integer> {
         command == null ? null : command.toUpperCase(Locale.ROOT), minNs, agent, limit);
   }
 
-  private static Instant time(String text, String option) {
+  /** A time as users type it (see {@link TimeArgs}). */
+  static Instant time(String text, String option) {
     return TimeArgs.parse(text, option);
   }
 }

@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       SlowCommand.class,
       TopCommand.class,
       SqlCommand.class,
+      ReplayCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tapflow implements Runnable {

@@ -85,6 +85,11 @@ public abstract class TrackedFlow implements Flow {
         }
         out.anomaly(TrackedFlow.this, name, clientSide, offset, detail);
       }
+
+      @Override
+      public void request(long streamOffset, long length, long firstNs, long lastNs) {
+        out.request(TrackedFlow.this, streamOffset, length, firstNs, lastNs);
+      }
     };
   }
 }

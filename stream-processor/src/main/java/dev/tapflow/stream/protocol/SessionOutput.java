@@ -15,4 +15,14 @@ public interface SessionOutput {
    * @param detail       short human-readable detail (never payload secrets), may be null
    */
   void anomaly(String name, boolean clientSide, long streamOffset, String detail);
+
+  /**
+   * A whole request was decoded, before it is paired: where it lies in the client-to-server
+   * stream and when it was captured. Reported in wire order, so a tool that holds the stream's
+   * bytes can cut each request out of it ({@code tapflow replay}); facts do not use it.
+   *
+   * @param streamOffset offset of the request's first byte in the client-to-server stream
+   * @param length       bytes of the request on the wire (a storage command's data block included)
+   */
+  default void request(long streamOffset, long length, long firstNs, long lastNs) {}
 }

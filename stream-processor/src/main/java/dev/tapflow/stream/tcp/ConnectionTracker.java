@@ -170,6 +170,7 @@ public final class ConnectionTracker extends TrackedFlow {
       }
       boolean client = isClient(fromASide);
       if (client) {
+        out.clientBytes(ConnectionTracker.this, buf, off, len, streamOffset);
         session.clientData(buf, off, len, streamOffset, tsNs, bind(out));
       } else {
         session.serverData(buf, off, len, streamOffset, tsNs, bind(out));

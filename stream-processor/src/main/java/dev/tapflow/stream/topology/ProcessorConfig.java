@@ -68,7 +68,8 @@ public record ProcessorConfig(
     return Protocols.builtIn(serverPorts);
   }
 
-  ConnectionTracker.Settings trackerSettings() {
+  /** The settings every connection tracker of this configuration shares (also used by {@code tapflow replay}). */
+  public ConnectionTracker.Settings trackerSettings() {
     return new ConnectionTracker.Settings(protocols(), sessionLimits, reassemblyLimits);
   }
 }

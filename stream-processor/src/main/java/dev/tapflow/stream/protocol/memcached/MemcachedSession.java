@@ -171,6 +171,7 @@ public final class MemcachedSession implements ProtocolSession {
   // ---- requests ----------------------------------------------------------------------------
 
   private void onRequest(MemcachedMessage m) {
+    out.request(m.offset(), m.length(), m.firstNs(), m.lastNs());
     Pending p = new Pending();
     p.command = m.command();
     p.resource = m.key();

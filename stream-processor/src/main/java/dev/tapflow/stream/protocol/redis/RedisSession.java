@@ -165,6 +165,7 @@ public final class RedisSession implements ProtocolSession {
   // ---- requests ----------------------------------------------------------------------------
 
   private void onRequest(RespMessage m) {
+    out.request(m.offset(), m.length(), m.firstTsNs(), m.lastTsNs());
     if (!held.isEmpty()) {
       resolveHeld(m.firstTsNs(), false);
     }
