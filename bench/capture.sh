@@ -53,6 +53,9 @@ cpu_delta() { awk 'NR == FNR { before[$1] = $2; next } { s += $2 - ($1 in before
   END { printf "%.0f", s }' "$1" "$2"; }
 # busy time of the whole machine, ticks: user nice system irq softirq steal (what the host pays,
 # the kernel's share of capturing included: copying packets into the capture ring, running BPF)
+# bytes the broker holds for the segments topic (compressed as the producer sent them)
+topic_bytes() { find "$work/kafka" -path '*tapflow.segments.v1-*' -name '*.log' -printf '%s\n' 2>/dev/null |
+  awk '{ s += $1 } END { printf "%.0f", s }'; }
 host_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 peak_rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 await_line() { # FILE PATTERN SECONDS
@@ -104,6 +107,8 @@ run() {
   redis-benchmark -p "$port" -n "$(( requests / 4 ))" -c "$clients" -t get,set -q "$@" >/dev/null 2>&1
   sleep 1
   local c0 t0 c1 t1 h0 h1 rss
+  local k0 k1
+  k0="$(topic_bytes)"
   cpu_snapshot "$pid" >"$work/cpu0"; h0="$(host_ticks)"; t0="$(date +%s.%N)"
   redis-benchmark -p "$port" -n "$requests" -c "$clients" -t get,set -q "$@" >"$work/load.out" 2>&1
   t1="$(date +%s.%N)"; h1="$(host_ticks)"; cpu_snapshot "$pid" >"$work/cpu1"
@@ -111,6 +116,7 @@ run() {
   rss="$(peak_rss_kb "$pid")"
   kill -TERM "$pid" # (a background job of a script ignores SIGINT)
   wait "$pid" || true
+  k1="$(topic_bytes)"
   local packets drops
   if [ "$name" = none ]; then
     packets="$(awk -v n="$requests" 'BEGIN { print 4 * n }')" # no capture: nominal, for the host baseline
@@ -126,10 +132,10 @@ run() {
   local rps
   rps="$(tr '\r' '\n' <"$work/load.out" | awk '/requests per second/ { s += $2; n++ } END { printf "%.0f", n ? s / n : 0 }')"
   awk -v n="$name" -v load="$*" -v p="$packets" -v d="${drops:-0}" -v c0="$c0" -v c1="$c1" -v hz="$hz" \
-      -v h0="$h0" -v h1="$h1" -v t0="$t0" -v t1="$t1" -v rss="$rss" -v rps="$rps" 'BEGIN {
+      -v h0="$h0" -v h1="$h1" -v t0="$t0" -v t1="$t1" -v rss="$rss" -v rps="$rps" -v kb="$(( k1 - k0 ))" 'BEGIN {
     cpu = (c1 - c0) / 1e9; wall = t1 - t0; host = (h1 - h0) / hz
-    printf "%s\t%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.1f\t%d\t%.2f\t%.3f\n", n, load == "" ? "-P 1" : load, p, d, cpu,
-      p / wall, cpu / p * 1e6, rss / 1024, rps, wall, host
+    printf "%s\t%s\t%d\t%d\t%.3f\t%.0f\t%.3f\t%.1f\t%d\t%.2f\t%.3f\t%.1f\n", n, load == "" ? "-P 1" : load, p, d, cpu,
+      p / wall, cpu / p * 1e6, rss / 1024, rps, wall, host, kb / p
   }' >>"$results"
 }
 
@@ -144,8 +150,8 @@ done
 echo "bench/capture.sh: $requests GET/SET requests per run, $clients clients, loopback, $(nproc) cores"
 echo "agent JVM options: $agent_opts"
 awk -F'\t' 'BEGIN {
-  printf "%-11s %-6s %9s %6s %8s %9s %11s %9s %8s %7s %12s %9s\n", "capture", "load", "packets", "drops", "cpu s",
-    "pkt/s", "us cpu/pkt", "x tcpdump", "rss MB", "req/s", "host us/pkt", "x tcpdump"
+  printf "%-11s %-6s %9s %6s %8s %9s %11s %9s %8s %7s %12s %9s %12s\n", "capture", "load", "packets", "drops", "cpu s",
+    "pkt/s", "us cpu/pkt", "x tcpdump", "rss MB", "req/s", "host us/pkt", "x tcpdump", "broker B/pkt"
 } {
   # host: busy time of the whole machine beyond the same load without capture, per captured packet
   if ($1 == "none") { base_host[$2] = $11; next }
@@ -153,6 +159,6 @@ awk -F'\t' 'BEGIN {
   if ($1 == "tcpdump") { base[$2] = $7; base_h[$2] = host_pkt }
   ratio = base[$2] > 0 ? sprintf("%.1f", $7 / base[$2]) : "-"
   hratio = base_h[$2] > 0 ? sprintf("%.2f", host_pkt / base_h[$2]) : "-"
-  printf "%-11s %-6s %9d %6d %8.3f %9.0f %11.3f %9s %8.1f %7d %12.3f %9s\n", $1, $2, $3, $4, $5, $6, $7, ratio, $8, $9,
-    host_pkt, hratio
+  printf "%-11s %-6s %9d %6d %8.3f %9.0f %11.3f %9s %8.1f %7d %12.3f %9s %12s\n", $1, $2, $3, $4, $5, $6, $7, ratio, $8, $9,
+    host_pkt, hratio, ($1 ~ /lz4|zstd/ ? sprintf("%.1f", $12) : "-")
 }' "$results"
