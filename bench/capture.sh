@@ -81,6 +81,16 @@ echo "compression.type=zstd" >"$work/zstd.properties"
 results="$work/results.tsv"
 : >"$results"
 
+# packets captured so far (the warm-up's), to count only the measured load's
+packets_so_far() { # NAME PID LOG
+  case "$1" in
+    none) echo 0 ;;
+    tcpdump) kill -USR1 "$2"; sleep 0.3 # "tcpdump: N packets captured, ..."
+      sed -n 's/^tcpdump: \([0-9]*\) packets captured.*/\1/p' "$3" | tail -1 ;;
+    *) sed -n 's/.*capture so far packets=\([0-9]*\) .*/\1/p' "$3" | tail -1 ;;
+  esac
+}
+
 # run NAME LOAD-ARGS...: starts the capture NAME, runs the load, stops it, appends a result row
 run() {
   local name="$1"; shift
@@ -99,15 +109,15 @@ run() {
         agent-zstd) extra=(--bootstrap-servers "$bootstrap" --kafka-config "$work/zstd.properties") ;;
       esac
       # shellcheck disable=SC2086
-      MALLOC_ARENA_MAX=2 java $agent_opts -jar "$jar" capture -i lo --port "$port" --agent-id bench --stats-interval 60s \
+      MALLOC_ARENA_MAX=2 java $agent_opts -jar "$jar" capture -i lo --port "$port" --agent-id bench --stats-interval 1s \
         "${extra[@]}" >"$log" 2>&1 &
       pid=$!; await_line "$log" "tapflow: capturing on" 60 ;;
   esac
-  # warm up (the JIT compiles the hot path; an agent runs for days): a quarter of the load, unmeasured
-  redis-benchmark -p "$port" -n "$(( requests / 4 ))" -c "$clients" -t get,set -q "$@" >/dev/null 2>&1
-  sleep 1
-  local c0 t0 c1 t1 h0 h1 rss
-  local k0 k1
+  # warm up (the JIT compiles the hot path; an agent runs for days): WARMUP_PERCENT (25) % of the load, unmeasured
+  redis-benchmark -p "$port" -n "$(( requests * ${WARMUP_PERCENT:-25} / 100 ))" -c "$clients" -t get,set -q "$@" >/dev/null 2>&1
+  sleep 1.5 # the agent reports every second: one report after the warm-up's last packet
+  local c0 t0 c1 t1 h0 h1 rss k0 k1 p0
+  p0="$(packets_so_far "$name" "$pid" "$log")"
   k0="$(topic_bytes)"
   cpu_snapshot "$pid" >"$work/cpu0"; h0="$(host_ticks)"; t0="$(date +%s.%N)"
   redis-benchmark -p "$port" -n "$requests" -c "$clients" -t get,set -q "$@" >"$work/load.out" 2>&1
@@ -128,7 +138,8 @@ run() {
     packets="$(sed -n 's/.*capture final packets=\([0-9]*\) .*/\1/p' "$log")"
     drops="$(sed -n 's/.*capture final .* kernel_drops=\([0-9]*\) .*/\1/p' "$log")"
   fi
-  [ -n "$packets" ] && [ "$packets" -gt 0 ] || { echo "no packet count from $name:" >&2; cat "$log" >&2; exit 1; }
+  [ -n "$packets" ] && [ -n "$p0" ] && [ "$packets" -gt "$p0" ] || { echo "no packet count from $name:" >&2; cat "$log" >&2; exit 1; }
+  packets=$(( packets - p0 ))
   local rps
   rps="$(tr '\r' '\n' <"$work/load.out" | awk '/requests per second/ { s += $2; n++ } END { printf "%.0f", n ? s / n : 0 }')"
   awk -v n="$name" -v load="$*" -v p="$packets" -v d="${drops:-0}" -v c0="$c0" -v c1="$c1" -v hz="$hz" \
