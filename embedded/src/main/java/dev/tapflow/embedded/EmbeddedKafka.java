@@ -259,6 +259,10 @@ public final class EmbeddedKafka implements AutoCloseable {
     // they were processed. Bound each partition by size instead.
     p.setProperty("log.retention.ms", "-1");
     p.setProperty("log.retention.bytes", Long.toString(1L << 30));
+    // The log cleaner (compacted topics: offsets, changelogs) allocates its dedupe buffer on the
+    // heap at start: 128 MiB by default, a broker's share of a big machine, most of the heap of
+    // tapflow local. 16 MiB holds the keys of ~700k records per cleaning pass.
+    p.setProperty("log.cleaner.dedupe.buffer.size", Long.toString(16L << 20));
     p.putAll(overrides);
     return p;
   }

@@ -76,7 +76,8 @@ public final class TapflowTopology {
 
   /**
    * Streams settings tapflow relies on: exactly_once_v2, undecodable records logged and
-   * skipped (counted in Kafka Streams' dropped-records metric) instead of stopping the task.
+   * skipped (counted in Kafka Streams' dropped-records metric) instead of stopping the task,
+   * a bounded input buffer.
    * The caller adds bootstrap servers, application id, state dir and anything else.
    */
   public static Properties baseProperties() {
@@ -85,6 +86,13 @@ public final class TapflowTopology {
     p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
     p.put(StreamsConfig.producerPrefix("compression.type"), "lz4");
     p.put("processing.exception.handler.global.enabled", "true");
+    // Records fetched ahead of processing: with Kafka Streams' defaults (a poll returns up to
+    // 1000 records, and 1000 are buffered per partition) a processor that falls behind a fast
+    // capture holds thousands of segment batches (up to ~150 KiB each) on its heap. 100 per
+    // poll and 32 per partition keep it busy and its memory flat (bench/soak.sh).
+    p.put(StreamsConfig.mainConsumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.MAX_POLL_RECORDS_CONFIG),
+        "100");
+    p.put("buffered.records.per.partition", "32");
     return p;
   }
 
