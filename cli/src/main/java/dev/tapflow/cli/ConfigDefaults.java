@@ -70,7 +70,13 @@ final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         throw new UserError("configuration file " + f + ": " + e.getMessage(), e, 2);
       }
     }
-    return new ConfigDefaults(f, p, env);
+    Map<String, String> set = new java.util.HashMap<>();
+    env.forEach((k, v) -> {
+      if (v != null && !v.isBlank()) { // an empty variable (compose's ${X:-}) is not set
+        set.put(k, v);
+      }
+    });
+    return new ConfigDefaults(f, p, Map.copyOf(set));
   }
 
   /** The configuration of the command {@code spec} runs in (its root command line's provider). */
