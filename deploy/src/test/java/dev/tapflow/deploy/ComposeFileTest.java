@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -38,15 +36,15 @@ class ComposeFileTest {
   @Test
   void aComposeImplementationAcceptsTheFile() throws Exception {
     Repo.requireTool("docker-compose");
-    Result r = run(Repo.DOCKER, ENV, "docker-compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
-    assertEquals(0, r.code, "docker-compose config: " + r.err);
-    assertEquals("", r.err.strip(), "warnings from docker-compose config");
+    Repo.Result r = Repo.run(Repo.DOCKER, ENV, "docker-compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
+    assertEquals(0, r.code(), "docker-compose config: " + r.err());
+    assertEquals("", r.err().strip(), "warnings from docker-compose config");
     // without the passwords it refuses to start, naming them
-    Result bare = run(Repo.DOCKER, Map.of(), "docker-compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
-    assertTrue(bare.code != 0 && bare.err.contains("POSTGRES_PASSWORD"), bare.err);
-    if (Repo.onPath("docker") && run(Repo.DOCKER, ENV, "docker", "compose", "version").code == 0) {
-      Result v2 = run(Repo.DOCKER, ENV, "docker", "compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
-      assertEquals(0, v2.code, "docker compose config: " + v2.err);
+    Repo.Result bare = Repo.run(Repo.DOCKER, Map.of(), "docker-compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
+    assertTrue(bare.code() != 0 && bare.err().contains("POSTGRES_PASSWORD"), bare.err());
+    if (Repo.onPath("docker") && Repo.run(Repo.DOCKER, ENV, "docker", "compose", "version").code() == 0) {
+      Repo.Result v2 = Repo.run(Repo.DOCKER, ENV, "docker", "compose", "-f", Repo.COMPOSE.toString(), "config", "-q");
+      assertEquals(0, v2.code(), "docker compose config: " + v2.err());
     }
   }
 
@@ -90,16 +88,16 @@ class ComposeFileTest {
       Map<String, String> env = environment(s, ENV);
       List<String> args = new ArrayList<>(List.of("java", "-jar", Repo.JAR.toString(), "config", "check"));
       args.add(command.get(0));
-      Result r = run(Repo.ROOT, env, args.toArray(String[]::new));
-      assertEquals(0, r.code, name + ": tapflow config check " + command.get(0) + ": " + r.err + r.out);
+      Repo.Result r = Repo.run(Repo.ROOT, env, args.toArray(String[]::new));
+      assertEquals(0, r.code(), name + ": tapflow config check " + command.get(0) + ": " + r.err() + r.out());
       for (String variable : env.keySet()) {
         if (variable.startsWith("TAPFLOW_") && !Set.of("TAPFLOW_JAVA_OPTS", "TAPFLOW_JDBC_USER", "TAPFLOW_JDBC_PASSWORD")
             .contains(variable) && !env.get(variable).isBlank()) {
-          assertTrue(r.out.contains("(env " + variable + ")"), name + ": " + variable + " is no option of tapflow "
-              + command.get(0) + ":\n" + r.out);
+          assertTrue(r.out().contains("(env " + variable + ")"), name + ": " + variable + " is no option of tapflow "
+              + command.get(0) + ":\n" + r.out());
         }
       }
-      assertFalse(r.out.contains("pg-secret"), "the password is masked");
+      assertFalse(r.out().contains("pg-secret"), "the password is masked");
     }
   }
 
@@ -127,10 +125,10 @@ class ComposeFileTest {
     assertTrue(dockerfile.contains("COPY docker/tapflow.sh /usr/local/bin/tapflow")
         && dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/tapflow\"]"));
     // the entrypoint runs the jar with the given arguments and TAPFLOW_JAVA_OPTS
-    Result version = run(Repo.ROOT, Map.of("TAPFLOW_JAR", Repo.JAR.toString(), "TAPFLOW_JAVA_OPTS", "-Xmx64m"),
+    Repo.Result version = Repo.run(Repo.ROOT, Map.of("TAPFLOW_JAR", Repo.JAR.toString(), "TAPFLOW_JAVA_OPTS", "-Xmx64m"),
         "sh", entrypoint.toString(), "--version");
-    assertEquals(0, version.code, version.err);
-    assertTrue(version.out.startsWith("tapflow "), version.out);
+    assertEquals(0, version.code(), version.err());
+    assertTrue(version.out().startsWith("tapflow "), version.out());
   }
 
   @Test
@@ -210,28 +208,5 @@ class ComposeFileTest {
     }
     m.appendTail(sb);
     return sb.toString();
-  }
-
-  record Result(int code, String out, String err) {}
-
-  static Result run(Path dir, Map<String, String> env, String... command) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
-    pb.environment().keySet().removeIf(k -> k.startsWith("TAPFLOW_") && !k.equals("TAPFLOW_REQUIRE_TOOLS")
-        || k.equals("POSTGRES_PASSWORD") || k.equals("GRAFANA_PASSWORD"));
-    pb.environment().putAll(env);
-    Path out = Files.createTempFile("tapflow-deploy", ".out");
-    Path err = Files.createTempFile("tapflow-deploy", ".err");
-    try {
-      Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new AssertionError(String.join(" ", command) + " did not finish within 60 s");
-      }
-      return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-          Files.readString(err, StandardCharsets.UTF_8));
-    } finally {
-      Files.deleteIfExists(out);
-      Files.deleteIfExists(err);
-    }
   }
 }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -54,5 +56,28 @@ final class Repo {
     Map<String, Object> services = (Map<String, Object>) compose.get("services");
     assertTrue(services.containsKey(name), "compose.yaml has no service " + name);
     return (Map<String, Object>) services.get(name);
+  }
+
+  record Result(int code, String out, String err) {}
+
+  static Result run(Path dir, Map<String, String> env, String... command) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
+    pb.environment().keySet().removeIf(k -> k.startsWith("TAPFLOW_") && !k.equals("TAPFLOW_REQUIRE_TOOLS")
+        || k.equals("POSTGRES_PASSWORD") || k.equals("GRAFANA_PASSWORD"));
+    pb.environment().putAll(env);
+    Path out = Files.createTempFile("tapflow-deploy", ".out");
+    Path err = Files.createTempFile("tapflow-deploy", ".err");
+    try {
+      Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError(String.join(" ", command) + " did not finish within 60 s");
+      }
+      return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
   }
 }
