@@ -68,6 +68,9 @@ class ComposeFileTest {
     Map<String, Object> processor = Repo.service(compose, "processor");
     assertNull(processor.get("container_name"), "--scale processor=N needs generated names");
     assertNull(processor.get("ports"), "--scale processor=N: no fixed host port");
+    for (Object volume : (List<Object>) processor.getOrDefault("volumes", List.of())) {
+      assertFalse(volume.toString().contains(":"), "--scale processor=N: a state directory per replica, not " + volume);
+    }
 
     for (String name : List.of("topics", "processor", "sink", "agent")) {
       Map<String, Object> s = Repo.service(compose, name);
