@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -85,13 +84,17 @@ class ComposeFileTest {
   @Test
   void theTapflowServicesCommandsAndEnvironmentAreValidTapflowSettings() throws Exception {
     Map<String, Object> compose = Repo.compose();
+    Map<String, java.util.concurrent.CompletableFuture<Repo.Result>> checks = new java.util.LinkedHashMap<>();
     for (String name : List.of("topics", "processor", "sink", "agent")) {
+      Map<String, Object> s = Repo.service(compose, name);
+      checks.put(name, Repo.runAsync(Repo.ROOT, environment(s, ENV), "java", "-jar", Repo.JAR.toString(), "config",
+          "check", command(s).get(0)));
+    }
+    for (String name : checks.keySet()) {
       Map<String, Object> s = Repo.service(compose, name);
       List<String> command = command(s);
       Map<String, String> env = environment(s, ENV);
-      List<String> args = new ArrayList<>(List.of("java", "-jar", Repo.JAR.toString(), "config", "check"));
-      args.add(command.get(0));
-      Repo.Result r = Repo.run(Repo.ROOT, env, args.toArray(String[]::new));
+      Repo.Result r = checks.get(name).get();
       assertEquals(0, r.code(), name + ": tapflow config check " + command.get(0) + ": " + r.err() + r.out());
       for (String variable : env.keySet()) {
         if (variable.startsWith("TAPFLOW_") && !Set.of("TAPFLOW_JAVA_OPTS", "TAPFLOW_JDBC_USER", "TAPFLOW_JDBC_PASSWORD")

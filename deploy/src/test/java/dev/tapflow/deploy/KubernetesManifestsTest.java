@@ -190,21 +190,25 @@ class KubernetesManifestsTest {
     ConfigMap config = (ConfigMap) all.stream().filter(r -> r instanceof ConfigMap).findFirst().orElseThrow();
     Path file = dir.resolve("tapflow.properties");
     Files.writeString(file, config.getData().get("tapflow.properties"));
+    Map<HasMetadata, java.util.concurrent.CompletableFuture<Repo.Result>> checks = new java.util.LinkedHashMap<>();
     for (HasMetadata r : all) {
-      PodTemplateSpec pod = r instanceof Deployment d ? d.getSpec().getTemplate()
-          : r instanceof DaemonSet ds ? ds.getSpec().getTemplate() : r instanceof Job j ? j.getSpec().getTemplate() : null;
-      if (pod == null) {
+      Container c = container(r);
+      if (c == null) {
         continue;
       }
-      Container c = pod.getSpec().getContainers().get(0);
       Map<String, String> env = new HashMap<>();
       for (EnvVar v : c.getEnv()) {
         env.put(v.getName(), v.getValueFrom() == null ? v.getValue()
             : v.getValueFrom().getSecretKeyRef() != null ? "secret-from-k8s" : "node-1");
       }
       env.put("TAPFLOW_CONFIG", file.toString());
-      Repo.Result check = Repo.run(Repo.ROOT, env, "java", "-jar", Repo.JAR.toString(),
-          "config", "check", c.getArgs().get(0));
+      checks.put(r, Repo.runAsync(Repo.ROOT, env, "java", "-jar", Repo.JAR.toString(), "config", "check",
+          c.getArgs().get(0)));
+    }
+    for (Map.Entry<HasMetadata, java.util.concurrent.CompletableFuture<Repo.Result>> e : checks.entrySet()) {
+      HasMetadata r = e.getKey();
+      Container c = container(r);
+      Repo.Result check = e.getValue().get();
       assertEquals(0, check.code(), r.getMetadata().getName() + ": " + check.err() + check.out());
       assertFalse(check.out().contains("secret-from-k8s"), "secrets are masked");
       if (c.getPorts() != null) {
@@ -218,4 +222,10 @@ class KubernetesManifestsTest {
     }
   }
 
+  /** The workload's container, or null for what runs none. */
+  static Container container(HasMetadata r) {
+    PodTemplateSpec pod = r instanceof Deployment d ? d.getSpec().getTemplate()
+        : r instanceof DaemonSet ds ? ds.getSpec().getTemplate() : r instanceof Job j ? j.getSpec().getTemplate() : null;
+    return pod == null ? null : pod.getSpec().getContainers().get(0);
+  }
 }

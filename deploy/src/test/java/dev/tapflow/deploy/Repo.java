@@ -60,6 +60,17 @@ final class Repo {
 
   record Result(int code, String out, String err) {}
 
+  /** {@link #run} on a thread of its own: checks that each start a JVM run side by side. */
+  static java.util.concurrent.CompletableFuture<Result> runAsync(Path dir, Map<String, String> env, String... command) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return run(dir, env, command);
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    }, runnable -> new Thread(runnable, "tapflow-deploy-check").start());
+  }
+
   static Result run(Path dir, Map<String, String> env, String... command) throws Exception {
     ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
     pb.environment().keySet().removeIf(k -> k.startsWith("TAPFLOW_") && !k.equals("TAPFLOW_REQUIRE_TOOLS")
