@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in libpcap0.8 tcpdump redis-server redis-tools memcached libmemcached-tools; do
+# docker-compose: deploy/ checks docker/compose.yaml with it; systemd: systemd-analyze verify of the unit
+for p in libpcap0.8 tcpdump redis-server redis-tools memcached libmemcached-tools docker-compose systemd; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)

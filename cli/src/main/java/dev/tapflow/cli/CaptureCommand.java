@@ -41,6 +41,9 @@ final class CaptureCommand implements Callable<Integer> {
   @Mixin
   KafkaOptions kafka;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -55,7 +58,10 @@ final class CaptureCommand implements Callable<Integer> {
         ? new LivePublisher(null, topic, backlog)
         : LivePublisher.create(kafka.requireBootstrap(), kafka.clientProperties(), topic, backlog);
     PrintWriter err = spec.commandLine().getErr();
-    LiveAgent.run(settings, publisher, live.duration(), err);
+    try (MetricsEndpoint m = metrics.start("capture")) {
+      m.bindCapture(settings.agent());
+      LiveAgent.run(settings, publisher, live.duration(), err);
+    }
     return 0;
   }
 }

@@ -1,7 +1,9 @@
 package dev.tapflow.cli;
 
 import java.util.Properties;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Where PostgreSQL is. The password comes from the environment, never the command line. */
 final class JdbcOptions {
@@ -11,10 +13,15 @@ final class JdbcOptions {
           + "User and password from TAPFLOW_JDBC_USER / TAPFLOW_JDBC_PASSWORD (or PGUSER / PGPASSWORD).")
   String jdbcUrl;
 
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec mixee;
+
+  /** User and password: TAPFLOW_JDBC_USER / TAPFLOW_JDBC_PASSWORD, else PGUSER / PGPASSWORD, else the configuration file. */
   Properties properties() {
     Properties p = new Properties();
-    String user = env("TAPFLOW_JDBC_USER", "PGUSER");
-    String password = env("TAPFLOW_JDBC_PASSWORD", "PGPASSWORD");
+    ConfigDefaults config = mixee != null ? ConfigDefaults.of(mixee) : ConfigDefaults.load(null, System.getenv());
+    String user = config.jdbc("jdbc-user");
+    String password = config.jdbc("jdbc-password");
     if (user != null) {
       p.setProperty("user", user);
     }
@@ -22,10 +29,5 @@ final class JdbcOptions {
       p.setProperty("password", password);
     }
     return p;
-  }
-
-  private static String env(String name, String fallback) {
-    String v = System.getenv(name);
-    return v != null ? v : System.getenv(fallback);
   }
 }

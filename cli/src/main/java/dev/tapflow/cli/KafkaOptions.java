@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Where Kafka is, and client properties passed through unchanged (TLS, SASL, tuning). */
 final class KafkaOptions {
@@ -21,8 +23,13 @@ final class KafkaOptions {
           + "passed to every Kafka client unchanged; keeps secrets off the command line.")
   Path kafkaConfig;
 
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec mixee;
+
+  /** The configuration's kafka.* / TAPFLOW_KAFKA_* properties, then --kafka-config's (which win). */
   Map<String, Object> clientProperties() {
-    Map<String, Object> map = new LinkedHashMap<>();
+    Map<String, Object> map = new LinkedHashMap<>(
+        mixee == null ? Map.of() : ConfigDefaults.of(mixee).kafkaProperties());
     if (kafkaConfig != null) {
       Properties p = new Properties();
       try (Reader r = Files.newBufferedReader(kafkaConfig)) {

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /** Live capture options, shared by {@code tapflow capture} and {@code tapflow local -i}. */
 final class LiveOptions {
 
-  @Option(names = {"-i", "--interface"}, paramLabel = "IFACE",
+  @Option(names = {"-i", "--interface"}, paramLabel = "IFACE", split = "\\s+", // a list in one value: config file, env
       description = "Capture on this interface (repeatable: -i eth0 -i lo). Linux; needs CAP_NET_RAW.")
   List<String> interfaces = new ArrayList<>();
 
@@ -29,7 +29,7 @@ final class LiveOptions {
           + "redis 6379, memcached 11211 and any --protocol ports) and IP fragments.")
   String filter;
 
-  @Option(names = "--port", paramLabel = "PORT",
+  @Option(names = "--port", paramLabel = "PORT", split = "\\s+",
       description = "Capture traffic to or from this port (repeatable), instead of the protocols' default ports.")
   List<Integer> ports = new ArrayList<>();
 

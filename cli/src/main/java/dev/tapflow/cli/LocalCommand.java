@@ -80,6 +80,9 @@ final class LocalCommand implements Callable<Integer> {
   @Mixin
   RetentionOptions retention;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -99,6 +102,11 @@ final class LocalCommand implements Callable<Integer> {
     Files.createDirectories(home);
     long t0 = System.nanoTime();
     List<AutoCloseable> open = new ArrayList<>();
+    MetricsEndpoint m = metrics.start("local");
+    open.add(m);
+    if (m.port() >= 0) {
+      err.printf("tapflow: metrics at http://%s:%d%s%n", metrics.address, m.port(), MetricsEndpoint.PATH);
+    }
     try {
       String bootstrap = kafka.bootstrapServers;
       if (bootstrap == null) {
@@ -122,13 +130,15 @@ final class LocalCommand implements Callable<Integer> {
       ProcessorApp processor = new ProcessorApp(config, windows, bootstrap, ProcessorApp.DEFAULT_APPLICATION_ID,
           home.resolve("streams"), clientProps);
       open.add(0, processor);
+      m.bindProcessor(processor);
       processor.start();
 
       Properties consumer = new Properties();
       consumer.putAll(clientProps);
       consumer.put("bootstrap.servers", bootstrap);
       FactSink sink = FactSink.builder(consumer, jdbcUrl, jdbcProps).topic(config.factsTopic())
-          .latencyWindowsTopic(windows.topic()).retentionDays(retentionDays).build();
+          .latencyWindowsTopic(windows.topic()).retentionDays(retentionDays).onBatch(m.sinkBatches()).build();
+      m.bindSink(sink);
       open.add(0, sink);
       sink.start();
 
@@ -136,6 +146,7 @@ final class LocalCommand implements Callable<Integer> {
       long packets = 0;
       List<String> agents = new ArrayList<>();
       if (liveSettings != null) {
+        m.bindCapture(liveSettings.agent());
         LivePublisher publisher = LivePublisher.create(bootstrap, clientProps, config.segmentsTopic(), live.backlogBytes());
         CaptureStats last = LiveAgent.run(liveSettings, publisher, live.duration(), err);
         packets = last.getPackets();

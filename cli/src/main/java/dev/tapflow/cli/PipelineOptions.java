@@ -16,7 +16,7 @@ final class PipelineOptions {
           + "in capture time (e.g. 500ms, 60s, 5m). Default: ${DEFAULT-VALUE}.")
   String window;
 
-  @Option(names = {"--protocol", "--server-port"}, paramLabel = "PROTO=PORT[,PORT...]",
+  @Option(names = {"--protocol", "--server-port"}, paramLabel = "PROTO=PORT[,PORT...]", split = "\\s+",
       description = "Server ports to decode as a protocol, besides its default ports "
           + "(redis 6379, memcached 11211, dns 53; for memcached and dns on TCP and UDP), "
           + "e.g. --protocol redis=6380,6381. Repeatable. Servers on other ports are recognised by content.")

@@ -23,6 +23,9 @@ final class ProcessCommand implements Callable<Integer> {
   @Mixin
   HistogramOptions histograms;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Option(names = "--app-id", defaultValue = ProcessorApp.DEFAULT_APPLICATION_ID,
       description = "Kafka Streams application id. Default: ${DEFAULT-VALUE}.")
   String appId;
@@ -45,8 +48,10 @@ final class ProcessCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }));
-    try (ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), kafka.requireBootstrap(),
-        appId, stateDir, kafka.clientProperties())) {
+    try (MetricsEndpoint m = metrics.start("process");
+        ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), kafka.requireBootstrap(),
+            appId, stateDir, kafka.clientProperties())) {
+      m.bindProcessor(app);
       app.onStopped(stop::countDown);
       app.start();
       stop.await();

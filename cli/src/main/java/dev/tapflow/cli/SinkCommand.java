@@ -22,6 +22,9 @@ final class SinkCommand implements Callable<Integer> {
   @Mixin
   RetentionOptions retention;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Option(names = "--topic", defaultValue = FactSink.DEFAULT_TOPIC, paramLabel = "TOPIC",
       description = "Facts topic to read, e.g. a reprocess run's tapflow.facts.NAME.v1. Default: ${DEFAULT-VALUE}.")
   String topic;
@@ -51,11 +54,15 @@ final class SinkCommand implements Callable<Integer> {
     if (maxBatch < 1) {
       throw new UserError("--max-batch must be 1 or more");
     }
-    FactSink sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).topic(topic)
-        .latencyWindowsTopic(windowsTopic).retentionDays(retention.days())
-        .maxBatchRecords(maxBatch).build();
-    Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
-    sink.run();
+    FactSink sink;
+    try (MetricsEndpoint m = metrics.start("sink")) {
+      sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).topic(topic)
+          .latencyWindowsTopic(windowsTopic).retentionDays(retention.days())
+          .maxBatchRecords(maxBatch).onBatch(m.sinkBatches()).build();
+      m.bindSink(sink);
+      Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
+      sink.run();
+    }
     if (sink.failure() != null) {
       throw new UserError("the sink stopped: " + UserError.message(sink.failure()), sink.failure());
     }

@@ -1,5 +1,6 @@
 package dev.tapflow.cli;
 
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -34,7 +35,32 @@ public final class Tapflow implements Runnable {
   }
 
   static CommandLine commandLine() {
-    CommandLine cl = new CommandLine(new Tapflow());
+    return commandLine(System.getenv());
+  }
+
+  /**
+   * The command line with {@code env} as its environment: every option of every command gets
+   * a {@code --config FILE} companion and its defaults from {@link ConfigDefaults} (the file,
+   * and {@code TAPFLOW_*} variables of {@code env}).
+   */
+  static CommandLine commandLine(Map<String, String> env) {
+    CommandLine cl = new CommandLine(new Tapflow()) {
+      @Override
+      public int execute(String... args) {
+        try {
+          setDefaultValueProvider(ConfigDefaults.load(ConfigCommand.configFile(args), env));
+        } catch (UserError e) {
+          getErr().println("tapflow: " + e.getMessage());
+          getErr().flush();
+          return e.exitCode();
+        }
+        return super.execute(args);
+      }
+    };
+    cl.addSubcommand(new TopicsCommand());
+    cl.addSubcommand(new ConfigCommand());
+    ConfigCommand.addConfigOption(cl);
+    cl.setDefaultValueProvider(ConfigDefaults.load(null, env));
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // a user sees one line, not a stack trace; TAPFLOW_DEBUG=1 shows the trace
       cmd.getErr().println("tapflow: " + UserError.message(ex));

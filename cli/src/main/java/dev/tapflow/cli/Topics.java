@@ -20,23 +20,35 @@ final class Topics {
 
   static void ensure(String bootstrap, Map<String, Object> clientProps, ProcessorConfig config,
       LatencyWindowConfig windows, int partitions) {
-    ensure(bootstrap, clientProps, List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(),
-        windows.topic(), LiveCapture.STATS_TOPIC), partitions);
+    ensure(bootstrap, clientProps, all(config, windows), partitions, (short) 1);
+  }
+
+  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports. */
+  static List<String> all(ProcessorConfig config, LatencyWindowConfig windows) {
+    return List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic(),
+        LiveCapture.STATS_TOPIC);
   }
 
   /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */
   static void ensure(String bootstrap, Map<String, Object> clientProps, List<String> topics, int partitions) {
+    ensure(bootstrap, clientProps, topics, partitions, (short) 1);
+  }
+
+  /** As above, with {@code replicationFactor} replicas; returns the topics it created. */
+  static List<String> ensure(String bootstrap, Map<String, Object> clientProps, List<String> topics, int partitions,
+      short replicationFactor) {
     try (Admin admin = admin(bootstrap, clientProps)) {
       Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
       List<NewTopic> create = new ArrayList<>();
       for (String t : topics) {
         if (!existing.contains(t)) {
-          create.add(new NewTopic(t, partitions, (short) 1));
+          create.add(new NewTopic(t, partitions, replicationFactor));
         }
       }
       if (!create.isEmpty()) {
         admin.createTopics(create).all().get(30, TimeUnit.SECONDS);
       }
+      return create.stream().map(NewTopic::name).toList();
     } catch (ExecutionException | TimeoutException e) {
       throw new UserError("cannot create tapflow's topics on " + bootstrap + ": " + UserError.message(e), e);
     } catch (InterruptedException e) {

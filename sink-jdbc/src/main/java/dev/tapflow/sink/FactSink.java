@@ -151,6 +151,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final AtomicLong captureReportsStored = new AtomicLong();
   private final AtomicLong factsExpired = new AtomicLong();
   private final Histogram freshness = LatencyHistograms.create(); // guarded by itself
+  private final BatchListener batchListener;
 
   private FactSink(Builder b) {
     this.consumerProperties = consumerProperties(b.kafka);
@@ -167,6 +168,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     this.maxBackoff = b.maxBackoff;
     this.migrate = b.migrate;
     this.writer = new JdbcFactWriter(b.writeMethod, b.rowsPerStatement);
+    this.batchListener = b.batchListener;
   }
 
   /**
@@ -330,6 +332,25 @@ public final class FactSink implements Runnable, AutoCloseable {
     synchronized (freshness) {
       return freshness.copy();
     }
+  }
+
+  /**
+   * The consumer's own metrics (fetch lag per partition, fetch rates, ...), empty before it is
+   * created; safe to call from any thread, as metrics exporters do.
+   */
+  public Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics() {
+    KafkaConsumer<byte[], byte[]> c = consumer;
+    return c == null ? Map.of() : c.metrics();
+  }
+
+  /** Told about every committed database transaction (for metrics). */
+  @FunctionalInterface
+  public interface BatchListener {
+    /**
+     * @param records records in the batch (facts, window parts, reports, rejects)
+     * @param nanos   from taking the connection to the commit
+     */
+    void written(int records, long nanos);
   }
 
   /** What the sink is doing or waiting for, in words (no credentials). */
@@ -521,6 +542,7 @@ public final class FactSink implements Runnable, AutoCloseable {
         rejects.add(b.reject(b.rejectReason));
       }
     }
+    long batchStarted = System.nanoTime();
     Connection c = connection();
     int inserted;
     int merged;
@@ -558,6 +580,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     windowPartsMerged.addAndGet(merged);
     captureReportsStored.addAndGet(reported);
     batches.incrementAndGet();
+    batchListener.written(batch.size(), System.nanoTime() - batchStarted);
     if (expired > 0) {
       factsExpired.addAndGet(expired);
       log.info("{} records (facts, windows, capture reports) older than the retention ({} days) not stored", expired,
@@ -938,6 +961,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     private Duration maxBackoff = Duration.ofSeconds(30);
     private int rowsPerStatement = JdbcFactWriter.DEFAULT_ROWS_PER_STATEMENT;
     private boolean migrate = true;
+    private BatchListener batchListener = (records, nanos) -> { };
 
     private Builder(Properties kafka, String jdbcUrl, Properties jdbc) {
       this.kafka = new Properties();
@@ -1017,6 +1041,12 @@ public final class FactSink implements Runnable, AutoCloseable {
     /** Run the Flyway migrations before consuming; default true. */
     public Builder migrate(boolean migrate) {
       this.migrate = migrate;
+      return this;
+    }
+
+    /** Called on the sink's thread after every committed batch; default none. */
+    public Builder onBatch(BatchListener listener) {
+      this.batchListener = Objects.requireNonNull(listener);
       return this;
     }
 

@@ -1,0 +1,48 @@
+package dev.tapflow.cli;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code tapflow topics}: creates the pipeline's topics on a cluster (a deployment's first step). */
+@Command(name = "topics", mixinStandardHelpOptions = true,
+    description = "Create tapflow's topics on an existing Kafka cluster when they do not exist (existing ones are "
+        + "never changed): segments, facts, decode errors, latency windows, capture stats. Run once before the "
+        + "roles start; the segments' partitions bound how many processors work in parallel.")
+final class TopicsCommand implements Callable<Integer> {
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Mixin
+  PipelineOptions pipeline;
+
+  @Mixin
+  HistogramOptions histograms;
+
+  @Option(names = "--partitions", defaultValue = "12", paramLabel = "N",
+      description = "Partitions of each topic created. Default: ${DEFAULT-VALUE}.")
+  int partitions;
+
+  @Option(names = "--replication-factor", defaultValue = "1", paramLabel = "N",
+      description = "Replicas of each topic created (3 on a production cluster). Default: ${DEFAULT-VALUE}.")
+  short replicationFactor;
+
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    if (partitions < 1 || replicationFactor < 1) {
+      throw new UserError("--partitions and --replication-factor must be 1 or more");
+    }
+    List<String> all = Topics.all(pipeline.processorConfig(), histograms.config());
+    List<String> created = Topics.ensure(kafka.requireBootstrap(), kafka.clientProperties(), all, partitions,
+        replicationFactor);
+    spec.commandLine().getOut().printf("tapflow: topics %s; created %s%n", all, created.isEmpty() ? "none" : created);
+    return 0;
+  }
+}
