@@ -20,7 +20,7 @@ final class Repo {
   static final Path COMPOSE = DOCKER.resolve("compose.yaml");
   static final Path DASHBOARD = DOCKER.resolve("grafana/dashboards/tapflow.json");
   static final Path KUBERNETES = ROOT.resolve("deploy/kubernetes");
-  static final Path UNIT = ROOT.resolve("deploy/tapflow-capture.service");
+  static final Path UNIT = ROOT.resolve("deploy/systemd/tapflow-capture.service");
   /** The jar the image runs (cli's shaded jar; built before this module). */
   static final Path JAR = ROOT.resolve("cli/target/tapflow.jar");
 

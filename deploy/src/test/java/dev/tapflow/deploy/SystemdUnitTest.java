@@ -9,7 +9,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** deploy/tapflow-capture.service as systemd reads it: systemd-analyze verify, silent (an unknown key is only a warning). */
+/** deploy/systemd/tapflow-capture.service as systemd reads it: systemd-analyze verify, silent (an unknown key is only a warning). */
 class SystemdUnitTest {
   @TempDir
   Path dir;

@@ -64,8 +64,24 @@ final class ConnectionProcessor implements Processor<byte[], SegmentBatch, byte[
     });
   }
 
+  /**
+   * Kafka Streams keeps the input record's raw bytes in its record context (for a dead-letter
+   * queue, which tapflow does not configure), and every entry of a caching store written while
+   * the record is processed keeps that context: the latency windows' cache would pin thousands
+   * of segment batches (up to ~150 KiB each) on the heap, growing with the traffic until the
+   * cache evicts (measured: +100 MB a minute under redis-benchmark; bench/soak.sh). The batch is
+   * decoded already; let its bytes go. (An internal Streams API: without it, only memory grows.)
+   */
+  private void releaseRawRecord() {
+    if (context instanceof org.apache.kafka.streams.processor.internals.InternalProcessorContext<?, ?> internal
+        && internal.recordContext() != null) {
+      internal.recordContext().freeRawRecord();
+    }
+  }
+
   @Override
   public void process(org.apache.kafka.streams.processor.api.Record<byte[], SegmentBatch> record) {
+    releaseRawRecord();
     if (record.key() == null || record.value() == null) {
       return;
     }
