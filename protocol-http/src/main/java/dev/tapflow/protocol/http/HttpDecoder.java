@@ -13,7 +13,8 @@ import java.util.Locale;
  * chunked} (chunk sizes, extensions, trailers), else {@code Content-Length}, else (responses
  * only) until the connection closes; no body for HEAD responses, 1xx, 204 and 304. Interim 1xx
  * responses are not messages (their code is remembered for the final one); a 101 or a 2xx to
- * CONNECT ends HTTP on the connection. Bad input is a named anomaly, then the decoder skips to
+ * CONNECT ends HTTP on the connection, and after a request that asks to upgrade the client's
+ * bytes wait unread until the server has answered it (they are another protocol after a 101). Bad input is a named anomaly, then the decoder skips to
  * the next line that parses as a start line.
  */
 final class HttpDecoder {
@@ -36,7 +37,9 @@ final class HttpDecoder {
     void anomaly(String name, long offset, String detail);
   }
 
-  private enum State { START_LINE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, STOPPED }
+  private enum State { START_LINE, HEADERS, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, STOPPED,
+    /** a request asked to upgrade: what the client sends next is not read until the server has answered */
+    AWAIT_SWITCH }
 
   /** Anomaly: a line that is not an HTTP start line where one was due; skipped to the next one. */
   static final String BAD_START_LINE = "HTTP_BAD_START_LINE";
@@ -90,7 +93,7 @@ final class HttpDecoder {
     while (i < end) {
       long pos = streamOffset + (i - off);
       switch (state) {
-        case STOPPED -> {
+        case STOPPED, AWAIT_SWITCH -> {
           return;
         }
         case BODY, CHUNK_DATA -> {
@@ -243,9 +246,16 @@ final class HttpDecoder {
           tsNs, msgGap);
     }
     if (state != State.STOPPED) {
-      state = State.START_LINE;
+      state = requests && !upgrade.isEmpty() ? State.AWAIT_SWITCH : State.START_LINE;
     }
     reset();
+  }
+
+  /** The server did not switch protocols: read the client's bytes again, from the next start line. */
+  void resume() {
+    if (state == State.AWAIT_SWITCH) {
+      resync();
+    }
   }
 
   private HttpRequest head() {
@@ -286,7 +296,7 @@ final class HttpDecoder {
    */
   void gap(long offset, long length, long tsNs, Listener l) {
     switch (state) {
-      case STOPPED -> {}
+      case STOPPED, AWAIT_SWITCH -> {}
       case UNTIL_CLOSE -> msgGap = true;
       case BODY, CHUNK_DATA -> {
         if (length <= remaining) {

@@ -160,6 +160,9 @@ final class HttpSession extends MessageSession<HttpRequest, HttpResponse> {
     @Override
     public void response(HttpResponse response, long offset, long bytes, long firstNs, long lastNs, boolean gap) {
       heads.poll();
+      if (heads.isEmpty() && response.code() != 101) {
+        client.resume(); // the request that asked to upgrade was answered without a switch
+      }
       HttpSession.this.response(response, offset, bytes, firstNs, lastNs, gap, out);
     }
 
