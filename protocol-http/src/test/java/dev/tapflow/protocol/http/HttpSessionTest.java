@@ -139,6 +139,23 @@ class HttpSessionTest {
   }
 
   @Test
+  void aRefusedUpgradeLeavesTheConnectionHttp() {
+    ProtocolSession s = new HttpProtocol().newSession(SessionLimits.DEFAULTS);
+    Recording out = new Recording();
+    byte[] up = ascii("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    s.clientData(up, 0, up.length, 0, 1, out);
+    byte[] no = ascii("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    s.serverData(no, 0, no.length, 0, 2, out);
+    byte[] next = ascii("GET /next HTTP/1.1\r\n\r\n");
+    s.clientData(next, 0, next.length, up.length, 3, out);
+    byte[] ok = ascii("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    s.serverData(ok, 0, ok.length, no.length, 4, out);
+    assertEquals(List.of("GET /ws ERROR", "GET /next OK"),
+        out.exchanges.stream().map(e -> e.resource() + " " + e.status()).toList());
+    assertEquals(List.of(), out.anomalies);
+  }
+
+  @Test
   void aResponseWithoutLengthEndsWithTheConnection() {
     Recording out = run("GET / HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK\r\n\r\nbody until close", 0);
     assertEquals(1, out.exchanges.size());
