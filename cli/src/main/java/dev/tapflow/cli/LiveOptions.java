@@ -2,7 +2,7 @@ package dev.tapflow.cli;
 
 import dev.tapflow.capture.IpFragmentReassembler;
 import dev.tapflow.capture.live.LiveCapture;
-import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.protocol.api.Protocol;
 import dev.tapflow.stream.protocol.Protocols;
 import dev.tapflow.schemas.CaptureStats;
 import dev.tapflow.schemas.InterfaceCaptureStats;
@@ -96,7 +96,7 @@ final class LiveOptions {
       all.add(p);
     }
     if (all.isEmpty()) {
-      for (Protocol p : Protocols.builtIn(Map.of()).all()) {
+      for (Protocol p : Protocols.installed(Map.of()).all()) {
         for (int port : p.defaultPorts()) {
           all.add(port);
         }

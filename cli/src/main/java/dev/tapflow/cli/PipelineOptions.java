@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options that change which facts the processor derives; shared by analyze, local and process. */
@@ -18,11 +19,16 @@ final class PipelineOptions {
 
   @Option(names = {"--protocol", "--server-port"}, paramLabel = "PROTO=PORT[,PORT...]", split = "\\s+",
       description = "Server ports to decode as a protocol, besides its default ports "
-          + "(redis 6379, memcached 11211, dns 53; for memcached and dns on TCP and UDP), "
+          + "(redis 6379, memcached 11211, dns 53, kafka 9092, http 80 and 8080; for memcached and dns on TCP and UDP; "
+          + "plug-ins' in `tapflow protocols`), "
           + "e.g. --protocol redis=6380,6381. Repeatable. Servers on other ports are recognised by content.")
   List<String> serverPorts = new ArrayList<>();
 
+  @Mixin
+  PluginOptions plugins = new PluginOptions();
+
   ProcessorConfig processorConfig() {
+    plugins.install();
     ProcessorConfig config = ProcessorConfig.defaults().withWindow(Durations.parse(window, "--window"))
         .withServerPorts(serverPortMap());
     try {

@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
       TopCommand.class,
       SqlCommand.class,
       ReplayCommand.class,
+      ProtocolsCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tapflow implements Runnable {

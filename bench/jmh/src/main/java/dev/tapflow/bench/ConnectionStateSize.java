@@ -4,9 +4,9 @@ import dev.tapflow.bench.RecordedConnections.Connection;
 import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.Segment;
 import dev.tapflow.stream.flow.Flow;
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.protocol.api.Exchange;
 import dev.tapflow.stream.protocol.Protocols;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import dev.tapflow.stream.tcp.ReassemblyLimits;
 import dev.tapflow.stream.tcp.StreamReassembler;
@@ -32,7 +32,7 @@ final class ConnectionStateSize {
 
   private static final long WINDOW_NS = 60_000_000_000L;
   private static final ConnectionTracker.Settings SETTINGS = new ConnectionTracker.Settings(
-      Protocols.builtIn(Map.of()), SessionLimits.DEFAULTS, ReassemblyLimits.DEFAULTS);
+      Protocols.installed(Map.of()), SessionLimits.DEFAULTS, ReassemblyLimits.DEFAULTS);
 
   private ConnectionStateSize() {}
 

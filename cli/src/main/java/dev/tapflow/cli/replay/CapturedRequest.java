@@ -1,6 +1,6 @@
 package dev.tapflow.cli.replay;
 
-import dev.tapflow.stream.protocol.FactStatus;
+import dev.tapflow.protocol.api.FactStatus;
 
 /**
  * One request cut out of a captured connection, ready to be sent again, with what happened

@@ -1,7 +1,7 @@
 package dev.tapflow.cli.replay;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.FactStatus;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.FactStatus;
 import java.util.Map;
 import java.util.TreeMap;
 import org.HdrHistogram.Histogram;

@@ -5,7 +5,7 @@ import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.Transport;
 import dev.tapflow.stream.flow.Flow;
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.protocol.api.Exchange;
 import dev.tapflow.stream.topology.FactMapper;
 import java.nio.ByteBuffer;
 import java.util.Arrays;

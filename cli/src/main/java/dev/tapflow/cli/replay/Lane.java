@@ -1,9 +1,9 @@
 package dev.tapflow.cli.replay;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,6 @@
 package dev.tapflow.cli.replay;
 
-import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.protocol.api.Protocol;
 import dev.tapflow.stream.protocol.Protocols;
 import java.time.Duration;
 import java.util.HashMap;
@@ -33,7 +33,7 @@ public final class Replayer implements CapturedRequests.Sink {
 
   /** Where each replayed request's exchange goes, with the replay connection it was sent on (any thread). */
   public interface FactListener {
-    void fact(dev.tapflow.stream.flow.Flow connection, dev.tapflow.stream.protocol.Exchange replayed);
+    void fact(dev.tapflow.stream.flow.Flow connection, dev.tapflow.protocol.api.Exchange replayed);
   }
 
   /**
@@ -98,7 +98,7 @@ public final class Replayer implements CapturedRequests.Sink {
 
   public Replayer(Options options) {
     this.options = options;
-    this.protocol = Protocols.builtIn(Map.of()).byName(options.target().protocol());
+    this.protocol = Protocols.installed(Map.of()).byName(options.target().protocol());
     this.capped = options.maxConnections() > 0;
     this.slots = new Lane[capped ? options.maxConnections() : MAX_LANES];
     this.rateIntervalNs = options.rate() > 0 ? (long) (1e9 / options.rate()) : 0;
@@ -288,7 +288,7 @@ public final class Replayer implements CapturedRequests.Sink {
   }
 
   /** A request the target answered (or that ended unanswered). */
-  void record(dev.tapflow.stream.flow.Flow connection, CapturedRequest r, dev.tapflow.stream.protocol.Exchange ex) {
+  void record(dev.tapflow.stream.flow.Flow connection, CapturedRequest r, dev.tapflow.protocol.api.Exchange ex) {
     synchronized (stats) {
       stats.computeIfAbsent(r.command(), c -> new CommandStats()).record(r, ex);
     }

@@ -1,6 +1,6 @@
 package dev.tapflow.stream.flow;
 
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.protocol.api.Exchange;
 
 /** Where a flow's tracker reports facts' raw material and anomalies, with the flow they belong to. */
 public interface FlowOutput {
@@ -17,6 +17,6 @@ public interface FlowOutput {
    */
   default void clientBytes(Flow flow, byte[] buf, int off, int len, long streamOffset) {}
 
-  /** The session decoded a whole request ({@link dev.tapflow.stream.protocol.SessionOutput#request}). */
+  /** The session decoded a whole request ({@link dev.tapflow.protocol.api.SessionOutput#request}). */
   default void request(Flow flow, long streamOffset, long length, long firstNs, long lastNs) {}
 }

@@ -1,7 +1,7 @@
 package dev.tapflow.stream.flow;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

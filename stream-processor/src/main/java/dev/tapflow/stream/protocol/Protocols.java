@@ -1,5 +1,8 @@
 package dev.tapflow.stream.protocol;
 
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.Protocol;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -51,13 +54,9 @@ public final class Protocols {
     });
   }
 
-  public static Protocols builtIn(Map<String, List<Integer>> serverPorts) {
-    List<Protocol> list = new ArrayList<>();
-    list.add(new dev.tapflow.stream.protocol.redis.RedisProtocol());
-    list.add(new dev.tapflow.stream.protocol.memcached.MemcachedProtocol());
-    list.add(new dev.tapflow.stream.protocol.dns.DnsProtocol());
-    list.add(new dev.tapflow.stream.protocol.kafka.KafkaProtocol());
-    return new Protocols(list, serverPorts);
+  /** The process's protocols ({@link ProtocolCatalog#installed()}: built-ins and plug-ins) with extra server ports. */
+  public static Protocols installed(Map<String, List<Integer>> serverPorts) {
+    return ProtocolCatalog.installed().protocols(serverPorts);
   }
 
   /** The protocol whose server listens on this TCP port, or null. */

@@ -2,11 +2,11 @@ package dev.tapflow.stream.tcp;
 
 import dev.tapflow.stream.flow.FlowOutput;
 import dev.tapflow.stream.flow.TrackedFlow;
-import dev.tapflow.stream.protocol.Protocol;
-import dev.tapflow.stream.protocol.ProtocolSession;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
 import dev.tapflow.stream.protocol.Protocols;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInput;

@@ -7,7 +7,7 @@ import dev.tapflow.schemas.Segment;
 import dev.tapflow.schemas.SegmentBatch;
 import dev.tapflow.schemas.Transport;
 import dev.tapflow.stream.flow.Flow;
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.protocol.api.Exchange;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import dev.tapflow.stream.udp.UdpFlowTracker;
 import java.io.IOException;

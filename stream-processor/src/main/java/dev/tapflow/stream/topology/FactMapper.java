@@ -3,7 +3,7 @@ package dev.tapflow.stream.topology;
 import dev.tapflow.schemas.DecodeError;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.Status;
-import dev.tapflow.stream.protocol.Exchange;
+import dev.tapflow.protocol.api.Exchange;
 import dev.tapflow.stream.flow.Flow;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

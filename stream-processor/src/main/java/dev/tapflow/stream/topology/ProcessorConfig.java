@@ -1,7 +1,7 @@
 package dev.tapflow.stream.topology;
 
 import dev.tapflow.stream.protocol.Protocols;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import dev.tapflow.stream.tcp.ReassemblyLimits;
 import java.time.Duration;
@@ -65,7 +65,7 @@ public record ProcessorConfig(
    * @throws IllegalArgumentException when {@link #serverPorts} names an unknown protocol
    */
   public Protocols protocols() {
-    return Protocols.builtIn(serverPorts);
+    return Protocols.installed(serverPorts);
   }
 
   /** The settings every connection tracker of this configuration shares (also used by {@code tapflow replay}). */

@@ -2,11 +2,11 @@ package dev.tapflow.stream.udp;
 
 import dev.tapflow.stream.flow.FlowOutput;
 import dev.tapflow.stream.flow.TrackedFlow;
-import dev.tapflow.stream.protocol.DatagramProtocol;
-import dev.tapflow.stream.protocol.DatagramSession;
-import dev.tapflow.stream.protocol.Protocol;
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.Protocol;
 import dev.tapflow.stream.protocol.Protocols;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.SessionOutput;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

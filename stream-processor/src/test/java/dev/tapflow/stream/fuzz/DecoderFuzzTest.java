@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.Protocol;
-import dev.tapflow.stream.protocol.ProtocolSession;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
 import dev.tapflow.stream.protocol.Protocols;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import dev.tapflow.stream.protocol.kafka.KafkaProtocol;
 import dev.tapflow.stream.protocol.memcached.MemcachedProtocol;
 import dev.tapflow.stream.protocol.redis.RedisProtocol;
@@ -135,7 +135,7 @@ class DecoderFuzzTest {
   /** Segments of both directions with any sequence numbers, flags and payloads through the whole tracker. */
   @FuzzTest(maxDuration = "10s")
   void connectionTracker(FuzzedDataProvider data) throws IOException {
-    ConnectionTracker.Settings settings = new ConnectionTracker.Settings(Protocols.builtIn(Map.of()), LIMITS,
+    ConnectionTracker.Settings settings = new ConnectionTracker.Settings(Protocols.installed(Map.of()), LIMITS,
         new ReassemblyLimits(8192, 16, 50_000_000L));
     ConnectionTracker t = new ConnectionTracker("fuzz", new byte[] {10, 0, 0, 1}, 40000, new byte[] {10, 0, 0, 2}, 6379);
     Checking out = new Checking();

@@ -1,5 +1,11 @@
 package dev.tapflow.stream.protocol;
 
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

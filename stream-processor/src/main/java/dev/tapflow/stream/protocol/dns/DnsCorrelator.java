@@ -1,9 +1,9 @@
 package dev.tapflow.stream.protocol.dns;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.FactStatus;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.FactStatus;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

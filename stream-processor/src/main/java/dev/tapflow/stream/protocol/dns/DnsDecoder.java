@@ -1,6 +1,6 @@
 package dev.tapflow.stream.protocol.dns;
 
-import dev.tapflow.stream.protocol.DecoderListener;
+import dev.tapflow.protocol.api.DecoderListener;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

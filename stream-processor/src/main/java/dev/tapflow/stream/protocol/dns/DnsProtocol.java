@@ -1,9 +1,9 @@
 package dev.tapflow.stream.protocol.dns;
 
-import dev.tapflow.stream.protocol.DatagramProtocol;
-import dev.tapflow.stream.protocol.DatagramSession;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.DataInput;
 import java.io.IOException;
 

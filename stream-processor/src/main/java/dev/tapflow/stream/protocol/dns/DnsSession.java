@@ -1,10 +1,10 @@
 package dev.tapflow.stream.protocol.dns;
 
-import dev.tapflow.stream.protocol.DatagramSession;
-import dev.tapflow.stream.protocol.DecoderListener;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.DecoderListener;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

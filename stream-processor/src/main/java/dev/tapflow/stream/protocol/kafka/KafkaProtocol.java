@@ -1,8 +1,8 @@
 package dev.tapflow.stream.protocol.kafka;
 
-import dev.tapflow.stream.protocol.Protocol;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.DataInput;
 import java.io.IOException;
 

@@ -1,9 +1,10 @@
 package dev.tapflow.stream.protocol.memcached;
 
-import dev.tapflow.stream.protocol.DatagramProtocol;
-import dev.tapflow.stream.protocol.DatagramSession;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.DataInput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -68,14 +69,7 @@ public final class MemcachedProtocol implements DatagramProtocol {
     if (b0 == MemcachedBinaryDecoder.REQUEST_MAGIC || b0 == MemcachedBinaryDecoder.RESPONSE_MAGIC) {
       return binaryProbe(buf, off, len, b0);
     }
-    int end = off + Math.min(len, PROBE_LINE_MAX);
-    int lf = -1;
-    for (int i = off; i < end; i++) {
-      if (buf[i] == '\n') {
-        lf = i;
-        break;
-      }
-    }
+    int lf = Protocol.firstLineFeed(buf, off, len, PROBE_LINE_MAX);
     if (lf < 1 || buf[lf - 1] != '\r') {
       return Probe.NO;
     }

@@ -1,12 +1,12 @@
 package dev.tapflow.stream.protocol.memcached;
 
-import dev.tapflow.stream.protocol.DecoderListener;
+import dev.tapflow.protocol.api.DecoderListener;
 import java.util.function.Consumer;
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.FactStatus;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.FactStatus;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.tapflow.stream.protocol.redis;
 
-import dev.tapflow.stream.protocol.Protocol;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.DataInput;
 import java.io.IOException;
 
@@ -40,14 +40,7 @@ public final class RedisProtocol implements Protocol {
     if (len < 3) {
       return Probe.NO;
     }
-    int end = off + Math.min(len, PROBE_LINE_MAX);
-    int lf = -1;
-    for (int i = off; i < end; i++) {
-      if (buf[i] == '\n') {
-        lf = i;
-        break;
-      }
-    }
+    int lf = Protocol.firstLineFeed(buf, off, len, PROBE_LINE_MAX);
     if (lf < 0) {
       return Probe.NO; // need a whole first line
     }

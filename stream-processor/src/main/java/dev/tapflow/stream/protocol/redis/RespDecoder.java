@@ -1,7 +1,7 @@
 package dev.tapflow.stream.protocol.redis;
 
-import dev.tapflow.stream.protocol.DecoderListener;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.DecoderListener;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;

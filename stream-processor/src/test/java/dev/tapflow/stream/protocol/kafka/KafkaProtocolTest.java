@@ -2,7 +2,7 @@ package dev.tapflow.stream.protocol.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.tapflow.stream.protocol.Protocol.Probe;
+import dev.tapflow.protocol.api.Protocol.Probe;
 import dev.tapflow.stream.protocol.Protocols;
 import dev.tapflow.stream.protocol.testing.Chunk;
 import java.io.IOException;
@@ -53,7 +53,7 @@ class KafkaProtocolTest {
 
   @Test
   void registeredBuiltIn() {
-    Protocols p = Protocols.builtIn(Map.of());
+    Protocols p = Protocols.installed(Map.of());
     assertEquals(KafkaProtocol.NAME, p.forPort(9092).name());
     assertEquals(KAFKA.name(), p.byName("kafka").name());
   }

@@ -3,9 +3,9 @@ package dev.tapflow.stream.protocol.kafka;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.protocol.testing.Chunk;
 import dev.tapflow.stream.protocol.testing.SessionFeeder;
 import dev.tapflow.stream.protocol.testing.SessionRecording;

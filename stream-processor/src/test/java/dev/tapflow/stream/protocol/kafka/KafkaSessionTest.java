@@ -10,10 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.FactStatus;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.FactStatus;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.protocol.testing.SessionFeeder;
 import dev.tapflow.stream.protocol.testing.SessionRecording;
 import java.io.ByteArrayOutputStream;

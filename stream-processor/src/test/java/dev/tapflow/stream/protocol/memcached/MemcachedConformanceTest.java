@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package dev.tapflow.stream.protocol.redis;
 
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.protocol.testing.Chunk;
 import dev.tapflow.stream.protocol.testing.SessionFeeder;
 import java.util.List;

@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -229,7 +229,7 @@ class RedisConformanceTest {
     RedisProtocol redis = new RedisProtocol();
     for (List<Chunk> c : conns.values()) {
       byte[] first = c.get(0).bytes();
-      assertEquals(dev.tapflow.stream.protocol.Protocol.Probe.NO, redis.probe(first, 0, first.length));
+      assertEquals(dev.tapflow.protocol.api.Protocol.Probe.NO, redis.probe(first, 0, first.length));
       Recording r = Feeder.run(c, SessionLimits.DEFAULTS, Feeder.NONE, true); // forced decode: no crash, bounded
       // the junk is what Redis would take for inline commands; the "server" never answers, so
       // the queue stays at its bound and its overflow is reported once, not per eviction

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.FactStatus;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.FactStatus;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;

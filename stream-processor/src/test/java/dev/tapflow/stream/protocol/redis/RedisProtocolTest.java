@@ -3,7 +3,7 @@ package dev.tapflow.stream.protocol.redis;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.tapflow.stream.protocol.Protocol.Probe;
+import dev.tapflow.protocol.api.Protocol.Probe;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

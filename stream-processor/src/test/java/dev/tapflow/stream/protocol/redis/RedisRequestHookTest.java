@@ -2,7 +2,7 @@ package dev.tapflow.stream.protocol.redis;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.SessionLimits;
 import dev.tapflow.stream.protocol.testing.Chunk;
 import dev.tapflow.stream.protocol.testing.RequestTiling;
 import dev.tapflow.stream.protocol.testing.SessionFeeder;

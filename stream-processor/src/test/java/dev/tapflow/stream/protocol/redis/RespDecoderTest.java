@@ -1,11 +1,11 @@
 package dev.tapflow.stream.protocol.redis;
 
-import dev.tapflow.stream.protocol.DecoderListener;
+import dev.tapflow.protocol.api.DecoderListener;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;

@@ -3,9 +3,9 @@ package dev.tapflow.stream.protocol.testing;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.tapflow.stream.protocol.DatagramProtocol;
-import dev.tapflow.stream.protocol.DatagramSession;
-import dev.tapflow.stream.protocol.SessionLimits;
+import dev.tapflow.protocol.api.DatagramProtocol;
+import dev.tapflow.protocol.api.DatagramSession;
+import dev.tapflow.protocol.api.SessionLimits;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;

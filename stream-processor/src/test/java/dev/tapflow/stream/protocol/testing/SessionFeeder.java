@@ -2,10 +2,10 @@ package dev.tapflow.stream.protocol.testing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.tapflow.stream.protocol.Protocol;
-import dev.tapflow.stream.protocol.ProtocolSession;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Protocol;
+import dev.tapflow.protocol.api.ProtocolSession;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;

@@ -1,7 +1,7 @@
 package dev.tapflow.stream.protocol.testing;
 
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.SessionOutput;
 import java.util.ArrayList;
 import java.util.List;
 

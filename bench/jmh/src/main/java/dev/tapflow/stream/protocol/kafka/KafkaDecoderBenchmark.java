@@ -2,10 +2,10 @@ package dev.tapflow.stream.protocol.kafka;
 
 import dev.tapflow.bench.RecordedConnections;
 import dev.tapflow.schemas.Segment;
-import dev.tapflow.stream.protocol.DecoderListener;
-import dev.tapflow.stream.protocol.Exchange;
-import dev.tapflow.stream.protocol.SessionLimits;
-import dev.tapflow.stream.protocol.SessionOutput;
+import dev.tapflow.protocol.api.DecoderListener;
+import dev.tapflow.protocol.api.Exchange;
+import dev.tapflow.protocol.api.SessionLimits;
+import dev.tapflow.protocol.api.SessionOutput;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import dev.tapflow.stream.tcp.ReassemblyLimits;
 import dev.tapflow.stream.tcp.StreamReassembler;

@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /**
  * The decoding and pairing state of one TCP connection for one protocol: both directions'

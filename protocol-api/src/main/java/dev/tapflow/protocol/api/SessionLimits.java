@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /**
  * The bounds every protocol session respects. Each is a named limit; exceeding one raises

@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /** How a request ended; mirrors the Avro enum {@code Status} without depending on Avro. */
 public enum FactStatus {

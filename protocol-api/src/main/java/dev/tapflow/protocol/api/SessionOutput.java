@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /** Where a protocol session reports what it decoded. Implementations must not throw. */
 public interface SessionOutput {

@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /**
  * The pairing state of one UDP flow for one protocol. Each datagram is one whole message

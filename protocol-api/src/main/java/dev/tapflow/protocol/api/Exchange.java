@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /**
  * One request and what answered it, as a protocol session reports it: protocol-neutral and

@@ -1,4 +1,4 @@
-package dev.tapflow.stream.protocol;
+package dev.tapflow.protocol.api;
 
 /**
  * What a one-direction decoder reports: whole messages, and named anomalies with their
