@@ -16,10 +16,6 @@ import dev.tapflow.stream.protocol.memcached.MemcachedProtocol;
 import dev.tapflow.stream.protocol.redis.RedisProtocol;
 import dev.tapflow.stream.tcp.ConnectionTracker;
 import dev.tapflow.stream.tcp.ReassemblyLimits;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.Map;
 
@@ -36,8 +32,8 @@ class DecoderFuzzTest {
   /** Small limits, so that the fuzzer reaches them. */
   private static final SessionLimits LIMITS = new SessionLimits(8, 4096, 64, 8, 256, 64);
 
-  /** Checks every exchange and anomaly as it is reported. */
-  private static final class Checking implements SessionOutput {
+  /** Checks every exchange and anomaly as it is reported (also used by {@link DatagramAndReassemblyFuzzTest}). */
+  static final class Checking implements SessionOutput {
     int exchanges;
 
     @Override
@@ -70,6 +66,12 @@ class DecoderFuzzTest {
   @FuzzTest(maxDuration = "10s")
   void kafkaSession(FuzzedDataProvider data) throws IOException {
     session(new KafkaProtocol(), data);
+  }
+
+  /** DNS over TCP: 2-byte length prefixes cut anywhere. */
+  @FuzzTest(maxDuration = "10s")
+  void dnsSession(FuzzedDataProvider data) throws IOException {
+    session(new dev.tapflow.stream.protocol.dns.DnsProtocol(), data);
   }
 
   /** Chunks to either side, gaps, time passing, and a save/restore, in the order the input says. */
@@ -121,15 +123,7 @@ class DecoderFuzzTest {
   }
 
   private static ProtocolSession roundTrip(Protocol protocol, ProtocolSession s) throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    s.writeTo(new DataOutputStream(bytes));
-    byte[] first = bytes.toByteArray();
-    ProtocolSession restored = protocol.readSession(new DataInputStream(new ByteArrayInputStream(first)), LIMITS);
-    ByteArrayOutputStream again = new ByteArrayOutputStream();
-    restored.writeTo(new DataOutputStream(again));
-    assertEquals(java.util.Arrays.toString(first), java.util.Arrays.toString(again.toByteArray()),
-        "state reads back as written");
-    return restored;
+    return StateRoundTrip.check(s, ProtocolSession::writeTo, in -> protocol.readSession(in, LIMITS));
   }
 
   /** Segments of both directions with any sequence numbers, flags and payloads through the whole tracker. */
