@@ -1,6 +1,7 @@
 package dev.tapflow.cli;
 
 import dev.tapflow.capture.live.LiveCapture;
+import dev.tapflow.stream.topology.DeadLetters;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.util.ArrayList;
@@ -21,7 +22,7 @@ final class Topics {
   static void ensure(String bootstrap, Map<String, Object> clientProps, ProcessorConfig config,
       LatencyWindowConfig windows, int partitions) {
     ensure(bootstrap, clientProps, List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(),
-        windows.topic(), LiveCapture.STATS_TOPIC), partitions);
+        windows.topic(), LiveCapture.STATS_TOPIC, DeadLetters.TOPIC), partitions);
   }
 
   /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */
