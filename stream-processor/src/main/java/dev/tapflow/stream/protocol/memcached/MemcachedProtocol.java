@@ -76,7 +76,7 @@ public final class MemcachedProtocol implements DatagramProtocol {
         break;
       }
     }
-    if (lf < 1 || buf[lf - 1] != '\r') {
+    if (lf <= off || buf[lf - 1] != '\r') { // a line feed first: the byte before it is not this message's
       return Probe.NO;
     }
     for (int i = off; i < lf - 1; i++) {
