@@ -16,6 +16,7 @@
 #      ACL SETUSER alice !sha256(S3)         ACL SETUSER carol #S7 (63 hex digits: refused, and
 #      Redis' error quotes the modifier)     CONFIG SET masterauth S4
 #      SET secret:key S8 (a value: never stored unless asked)
+#      GET "k'); DROP TABLE latency_facts; --" (a key that is SQL: stored as text, nothing dropped)
 #      MIGRATE 127.0.0.1 6380 mig:1 0 5000 AUTH S5
 #      MIGRATE 127.0.0.1 6380 mig:2 0 5000 AUTH2 bob S6
 #   B: requirepass S5, user bob with S6 (set over the unix socket, not captured)
@@ -37,6 +38,7 @@ S5='tapflow-secret-migrate-auth-S5'
 S6='tapflow-secret-migrate-auth2-S6'
 S8='tapflow-secret-value-S8'
 S9='tapflow-wrong-password-S9'
+SQL_KEY="k'); DROP TABLE latency_facts; --"
 H3=$(printf '%s' "$S3" | sha256sum | cut -c1-64)
 S7=$(printf '%s' 'tapflow-secret-bad-hash-S7' | sha256sum | cut -c1-63)
 
@@ -91,6 +93,7 @@ A=(redis-cli -h 127.0.0.1 -p 6379)
 "${A[@]}" -a "$S1" --no-auth-warning ACL SETUSER carol "#$S7" >/dev/null 2>&1 || true
 "${A[@]}" -a "$S1" --no-auth-warning CONFIG SET masterauth "$S4" >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning SET secret:key "$S8" >/dev/null
+"${A[@]}" -a "$S1" --no-auth-warning GET "$SQL_KEY" >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning SET mig:1 one >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning SET mig:2 two >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning MIGRATE 127.0.0.1 6380 mig:1 0 5000 AUTH "$S5" | grep -q OK \

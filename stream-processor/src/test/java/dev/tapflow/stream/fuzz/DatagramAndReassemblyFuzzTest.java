@@ -63,7 +63,8 @@ class DatagramAndReassemblyFuzzTest {
           s.clientDatagram(text, 0, text.length, position++, false, ts, CHECKING);
         }
       }
-      assertTrue(s.pendingRequests() <= LIMITS.maxPendingRequests() + 1, "pending " + s.pendingRequests());
+      int pending = s.pendingRequests();
+      assertTrue(pending <= LIMITS.maxPendingRequests() + 1, () -> "pending " + pending);
     }
     s.close(ts, CHECKING);
     assertEquals(0, s.pendingRequests());
@@ -118,7 +119,8 @@ class DatagramAndReassemblyFuzzTest {
         seq = (s + wireLen) & 0xffffffffL;
       }
       assertEquals(out.next, r.deliveredOffset(), "delivered offset");
-      assertTrue(r.bufferedBytes() <= limits.maxBufferedBytes(), "buffered " + r.bufferedBytes());
+      long buffered = r.bufferedBytes();
+      assertTrue(buffered <= limits.maxBufferedBytes(), () -> "buffered " + buffered);
     }
     r.flush(ts, out);
     assertTrue(!r.hasBuffered(), "flush leaves nothing buffered");
