@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SecretOptionsTest {
 
   private static final Path SECRETS = Path.of("..", "stream-processor", "src", "test", "resources", "pcap",
-      "secrets", "redis-secrets.pcap");
+      "secrets", "secrets.pcap");
 
   @TempDir
   Path dir;

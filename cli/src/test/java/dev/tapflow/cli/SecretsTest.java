@@ -38,8 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * No secret leaves the processor. Real sessions that send known passwords through every
  * command that carries one ({@code scripts/capture-secrets.sh}: AUTH, HELLO AUTH, MIGRATE
  * AUTH/AUTH2, CONFIG SET requirepass/masterauth, ACL SETUSER >pass #hash <pass !hash, a
- * refused hash Redis quotes back, a wrong password) and Kafka SASL PLAIN (right and wrong
- * password) go through {@code tapflow local} (in-JVM broker and PostgreSQL), {@code tapflow
+ * refused hash Redis quotes back, a wrong password; memcached binary SASL Auth and Step) and
+ * Kafka SASL PLAIN (right and wrong password) go through {@code tapflow local} (in-JVM broker and PostgreSQL), {@code tapflow
  * analyze}, {@code slow} and {@code sql}. Then every record of every topic (keys, values,
  * headers; internal changelogs and offsets topics too, aborted transactions included), every
  * row of every table, every log line and everything the commands printed is searched for
@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SecretsTest {
 
   private static final Path PCAP = Path.of("..", "stream-processor", "src", "test", "resources", "pcap");
-  private static final Path REDIS = PCAP.resolve("secrets/redis-secrets.pcap");
+  private static final Path REDIS = PCAP.resolve("secrets/secrets.pcap");
   private static final Path KAFKA = PCAP.resolve("kafka/sasl-plain.pcap");
   private static final String SQL_KEY = "k'); DROP TABLE latency_facts; --";
 
@@ -74,6 +74,7 @@ class SecretsTest {
       searched.put("tapflow analyze", run("analyze", REDIS.toString(), KAFKA.toString()));
       searched.put("tapflow analyze --format jsonl", run("analyze", "--format", "jsonl", REDIS.toString(), KAFKA.toString()));
       searched.put("tapflow slow", run("slow", "--home", home.toString(), "--since", "100000h", "--limit", "1000"));
+      searched.put("tapflow sql", run("sql", "--home", home.toString(), "SELECT * FROM latency_facts"));
       searched.put("tapflow slow --command (SQL text)", run("slow", "--home", home.toString(), "--since", "100000h",
           "--command", "GET' OR '1'='1"));
     } finally {
