@@ -69,7 +69,9 @@ public final class CaptureFileImporter {
       int linkType = reader.linkType();
       stats.linkType(linkType);
       if (!LinkType.isSupported(linkType)) {
+        long at = CaptureFileOffsets.linkType(file);
         throw new CaptureFileException(file, "unsupported link type " + LinkType.name(linkType)
+            + (at < 0 ? "" : " at byte " + at)
             + " (supported: Ethernet, Linux cooked SLL/SLL2, BSD loopback NULL/LOOP, raw IP)");
       }
       SegmentExtractor extractor = new SegmentExtractor(stats,

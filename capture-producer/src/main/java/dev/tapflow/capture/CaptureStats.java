@@ -28,6 +28,7 @@ public final class CaptureStats {
   private long batches;
   private long firstTsNs;
   private long lastTsNs;
+  private long timestampsBackwards;
   private int linkType = -1;
 
   // ---- recording (package-private: the reader, decoder and batcher write) ----
@@ -35,6 +36,8 @@ public final class CaptureStats {
   void packet(long tsNs, int capturedLen, int wireLen) {
     if (packets == 0) {
       firstTsNs = tsNs;
+    } else if (tsNs < lastTsNs) {
+      timestampsBackwards++;
     }
     packets++;
     lastTsNs = tsNs;
@@ -127,12 +130,20 @@ public final class CaptureStats {
   /** The capture's DLT link type as libpcap reports it, or -1 before it is known. */
   public int linkType() { return linkType; }
 
+  /**
+   * Packets whose timestamp is earlier than the packet's before them (a clock step, merged
+   * files): counted and processed in file order, as captured. Stream time never goes back, so
+   * their facts keep their own times; a TIMEOUT may be declared late, never early.
+   */
+  public long timestampsBackwards() { return timestampsBackwards; }
+
   @Override
   public String toString() {
     return "packets=" + packets + " segments=" + segments + " batches=" + batches
         + " payload_bytes=" + payloadBytes + " wire_bytes=" + wireBytes
         + " link=" + (linkType < 0 ? "?" : LinkType.name(linkType))
         + " skipped=" + skippedByReason()
+        + (timestampsBackwards == 0 ? "" : " timestamps_backwards=" + timestampsBackwards)
         + (fragmentEvents[FragmentEvent.FRAGMENTS.ordinal()] == 0 ? "" : " fragments=" + fragmentEventsByKind());
   }
 }

@@ -75,7 +75,7 @@ public final class PcapFileReader implements AutoCloseable {
     try {
       handle = Pcaps.openOffline(file.toString(), TimestampPrecision.NANO);
     } catch (PcapNativeException e) {
-      throw new CaptureFileException(file, "not a readable pcap/pcapng file: " + e.getMessage(), e);
+      throw new CaptureFileException(file, "not a readable pcap/pcapng file (file header at byte 0): " + e.getMessage(), e);
     } catch (RuntimeException | UnsatisfiedLinkError e) {
       // JNA could not load libpcap, or pcap4j failed otherwise
       throw new CaptureFileException(file, "cannot open with libpcap: " + e, e);
@@ -140,7 +140,7 @@ public final class PcapFileReader implements AutoCloseable {
       handle.loop(-1, callback);
     } catch (PcapNativeException e) {
       String reason = handle.isOpen() ? nativeError(e) : e.getMessage();
-      throw new CaptureFileException(file, "corrupt or truncated after " + frames + " packets: " + reason, e);
+      throw new CaptureFileException(file, "corrupt or truncated after " + frames + " packets" + at() + ": " + reason, e);
     } catch (InterruptedException e) {
       // pcap_breakloop: ours after a failure, handled below
       if (listenerFailure[0] == null && listenerError[0] == null && callbackFailure == null) {
@@ -153,7 +153,7 @@ public final class PcapFileReader implements AutoCloseable {
       READING.remove();
     }
     if (callbackFailure != null) {
-      throw new CaptureFileException(file, "corrupt packet record after " + frames + " packets: "
+      throw new CaptureFileException(file, "corrupt packet record after " + frames + " packets" + at() + ": "
           + callbackFailure.getMessage(), callbackFailure);
     }
     if (listenerError[0] != null) {
@@ -163,6 +163,12 @@ public final class PcapFileReader implements AutoCloseable {
       throw listenerFailure[0];
     }
     return frames;
+  }
+
+  /** Where the record after the frames read starts, as ", at byte N" (empty when the file's framing does not say). */
+  private String at() {
+    long offset = CaptureFileOffsets.afterPackets(file, frames);
+    return offset < 0 ? "" : ", at byte " + offset;
   }
 
   private static String nativeError(PcapNativeException e) {

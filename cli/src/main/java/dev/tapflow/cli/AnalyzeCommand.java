@@ -62,6 +62,7 @@ final class AnalyzeCommand implements Callable<Integer> {
       if (e.getValue().skippedTotal() > 0) {
         err.println("tapflow: " + e.getKey() + ": skipped " + e.getValue().skippedByReason());
       }
+      ImportCommand.warnTimestamps(err, e.getKey(), e.getValue());
     }
     err.printf("tapflow: %d facts from %d packets in %d file(s)%s%n", result.facts().size(), packets, files.size(),
         result.anomalies().isEmpty() ? "" : "; anomalies " + result.anomalies());

@@ -65,6 +65,14 @@ final class ImportCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** One line when a file's timestamps went backwards (counted by the importer, packets processed in file order). */
+  static void warnTimestamps(PrintWriter err, Path file, CaptureStats stats) {
+    if (stats.timestampsBackwards() > 0) {
+      err.println("tapflow: " + file + ": " + stats.timestampsBackwards()
+          + " packet(s) earlier than the packet before them (timestamps not monotonic); processed in file order");
+    }
+  }
+
   /** Fails with one clear line when a capture file is missing or unreadable, before anything starts. */
   static void requireReadable(List<Path> files) {
     for (Path f : files) {

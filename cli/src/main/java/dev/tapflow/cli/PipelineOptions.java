@@ -1,5 +1,6 @@
 package dev.tapflow.cli;
 
+import dev.tapflow.stream.topology.KeyPolicy;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,16 +28,46 @@ final class PipelineOptions {
   @Mixin
   PluginOptions plugins = new PluginOptions();
 
+  @Option(names = "--keys", defaultValue = "keep", paramLabel = "keep|hash|truncate:N|drop",
+      description = "What facts keep of their resource (key, topics, query name) and args: keep them, "
+          + "hash them (HMAC-SHA256 with the deployment's salt from TAPFLOW_KEY_SALT or the file named by "
+          + "TAPFLOW_KEY_SALT_FILE, shown as h:<16 hex digits>), keep the first N characters, or drop them. "
+          + "Default: ${DEFAULT-VALUE}.")
+  String keys;
+
+  @Option(names = "--values", defaultValue = "drop", paramLabel = "keep|drop",
+      description = "Whether facts' args show the values requests carry (SET key VALUE, LPUSH, HSET, PUBLISH, ...) "
+          + "or only their size (<5 bytes>). Default: ${DEFAULT-VALUE}.")
+  String values;
+
   ProcessorConfig processorConfig() {
     plugins.install();
     ProcessorConfig config = ProcessorConfig.defaults().withWindow(Durations.parse(window, "--window"))
-        .withServerPorts(serverPortMap());
+        .withServerPorts(serverPortMap()).withKeepValues(keepValues()).withKeyPolicy(keyPolicy());
     try {
       config.protocols(); // names the protocols now: a typo is a one-line error, not a stack trace later
     } catch (IllegalArgumentException e) {
       throw new UserError("--protocol: " + e.getMessage());
     }
     return config;
+  }
+
+  private boolean keepValues() {
+    return switch (values.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "keep" -> true;
+      case "drop" -> false;
+      default -> throw new UserError("--values wants keep or drop; got '" + values + "'");
+    };
+  }
+
+  /** --keys with the salt from the environment (read only for hash). */
+  KeyPolicy keyPolicy() {
+    boolean hash = keys.trim().equalsIgnoreCase("hash");
+    try {
+      return KeyPolicy.parse(keys, hash ? KeySalt.fromEnvironment() : null);
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
   }
 
   /** --protocol as a map: protocol name -> extra server ports. */

@@ -1,6 +1,7 @@
 package dev.tapflow.cli;
 
 import dev.tapflow.capture.live.LiveCapture;
+import dev.tapflow.stream.topology.DeadLetters;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import java.util.ArrayList;
@@ -23,10 +24,10 @@ final class Topics {
     ensure(bootstrap, clientProps, all(config, windows), partitions, (short) 1);
   }
 
-  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports. */
+  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports, dead letters. */
   static List<String> all(ProcessorConfig config, LatencyWindowConfig windows) {
     return List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic(),
-        LiveCapture.STATS_TOPIC);
+        LiveCapture.STATS_TOPIC, DeadLetters.TOPIC);
   }
 
   /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */

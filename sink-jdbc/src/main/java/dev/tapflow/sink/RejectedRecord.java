@@ -8,6 +8,12 @@ import java.util.List;
 /**
  * A record of the facts topic the sink could not store, kept in
  * {@code sink_rejected_records} with its raw bytes (see V2 migration).
+ *
+ * <p>This table is the sink's dead-letter store; it does not also send to
+ * {@code tapflow.dead-letters.v1} (the stream processor's): a reject is written in the same
+ * PostgreSQL transaction as the batch and its consumer positions, so it is stored exactly once
+ * however the sink is stopped, which a Kafka produce beside that transaction could not promise;
+ * and it is where the rest of the sink's output is, queryable with {@code tapflow sql}.
  */
 record RejectedRecord(String topic, int partition, long offset, String reason, byte[] key, byte[] value) {
 

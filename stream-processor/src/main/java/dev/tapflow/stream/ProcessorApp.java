@@ -1,6 +1,7 @@
 package dev.tapflow.stream;
 
 import dev.tapflow.stream.topology.ConnectionEngine;
+import dev.tapflow.stream.topology.DeadLetters;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.LatencyWindowCounters;
 import dev.tapflow.stream.topology.ProcessorConfig;
@@ -41,6 +42,7 @@ public final class ProcessorApp implements AutoCloseable {
   private final ProcessorConfig config;
   private final ConnectionEngine engine;
   private final LatencyWindowCounters windowCounters = new LatencyWindowCounters();
+  private final DeadLetters.Counter deadLetters = new DeadLetters.Counter();
   private final KafkaStreams streams;
   private final String applicationId;
   private final Properties adminProps = new Properties();
@@ -70,6 +72,7 @@ public final class ProcessorApp implements AutoCloseable {
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
     p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
     p.putAll(extra);
+    p.put(DeadLetters.COUNTER_CONFIG, deadLetters);
     adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     extra.forEach((k, v) -> {
       if (AdminClientConfig.configNames().contains(k)) {
@@ -121,6 +124,11 @@ public final class ProcessorApp implements AutoCloseable {
   /** What the latency window processors did (facts counted, late facts dropped, windows emitted). */
   public LatencyWindowCounters latencyWindows() {
     return windowCounters;
+  }
+
+  /** Poison records of the segments topic skipped and sent to the dead-letter topic so far. */
+  public long deadLetters() {
+    return deadLetters.get();
   }
 
   public Throwable failure() {

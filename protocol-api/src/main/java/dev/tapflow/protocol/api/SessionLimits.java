@@ -12,6 +12,8 @@ package dev.tapflow.protocol.api;
  * @param maxNesting         depth of nested aggregates (default 64)
  * @param maxLineBytes       one protocol line (default 64 KiB)
  * @param maxArgBytes        bytes of arguments kept on a fact (default 256); the rest is truncated
+ * @param keepValues         values (what {@code SET key value} stores, publishes, ...) are kept in a
+ *                           fact's args; by default (false) only their size is ({@code <5 bytes>})
  */
 public record SessionLimits(
     int maxPendingRequests,
@@ -19,8 +21,20 @@ public record SessionLimits(
     int maxArrayElements,
     int maxNesting,
     int maxLineBytes,
-    int maxArgBytes) {
+    int maxArgBytes,
+    boolean keepValues) {
 
   public static final SessionLimits DEFAULTS =
       new SessionLimits(10_000, 512L * 1024 * 1024, 1 << 20, 64, 64 * 1024, 256);
+
+  /** Limits that keep no values. */
+  public SessionLimits(int maxPendingRequests, long maxMessageBytes, int maxArrayElements, int maxNesting,
+      int maxLineBytes, int maxArgBytes) {
+    this(maxPendingRequests, maxMessageBytes, maxArrayElements, maxNesting, maxLineBytes, maxArgBytes, false);
+  }
+
+  public SessionLimits withKeepValues(boolean keep) {
+    return new SessionLimits(maxPendingRequests, maxMessageBytes, maxArrayElements, maxNesting, maxLineBytes,
+        maxArgBytes, keep);
+  }
 }

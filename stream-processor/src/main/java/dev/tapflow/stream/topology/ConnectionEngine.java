@@ -325,7 +325,7 @@ public final class ConnectionEngine {
     @Override
     public void exchange(Flow flow, Exchange exchange) {
       facts.increment();
-      out.fact(key, FactMapper.toFact(flow, exchange));
+      out.fact(key, config.keyPolicy().apply(FactMapper.toFact(flow, exchange)));
     }
 
     @Override

@@ -21,6 +21,7 @@ import java.util.Map;
  * @param idleEviction      a connection silent this long (capture time) is closed and its
  *                          state dropped (default 10 min)
  * @param serverPorts       extra server ports per protocol name, e.g. redis -> [6380]
+ * @param keyPolicy         what facts keep of their resource and args (default keep), see {@link KeyPolicy}
  */
 public record ProcessorConfig(
     String segmentsTopic,
@@ -31,7 +32,8 @@ public record ProcessorConfig(
     Duration idleEviction,
     Map<String, List<Integer>> serverPorts,
     SessionLimits sessionLimits,
-    ReassemblyLimits reassemblyLimits) {
+    ReassemblyLimits reassemblyLimits,
+    KeyPolicy keyPolicy) {
 
   public static final String SEGMENTS_TOPIC = "tapflow.segments.v1";
   public static final String FACTS_TOPIC = "tapflow.facts.v1";
@@ -41,22 +43,33 @@ public record ProcessorConfig(
   public static ProcessorConfig defaults() {
     return new ProcessorConfig(SEGMENTS_TOPIC, FACTS_TOPIC, DECODE_ERRORS_TOPIC,
         Duration.ofSeconds(60), Duration.ofSeconds(5), Duration.ofMinutes(10), Map.of(),
-        SessionLimits.DEFAULTS, ReassemblyLimits.DEFAULTS);
+        SessionLimits.DEFAULTS, ReassemblyLimits.DEFAULTS, KeyPolicy.KEEP);
   }
 
   public ProcessorConfig withWindow(Duration w) {
     return new ProcessorConfig(segmentsTopic, factsTopic, decodeErrorsTopic, w, punctuateInterval,
-        idleEviction, serverPorts, sessionLimits, reassemblyLimits);
+        idleEviction, serverPorts, sessionLimits, reassemblyLimits, keyPolicy);
   }
 
   public ProcessorConfig withServerPorts(Map<String, List<Integer>> ports) {
     return new ProcessorConfig(segmentsTopic, factsTopic, decodeErrorsTopic, window, punctuateInterval,
-        idleEviction, ports, sessionLimits, reassemblyLimits);
+        idleEviction, ports, sessionLimits, reassemblyLimits, keyPolicy);
   }
 
   public ProcessorConfig withTopics(String segments, String facts, String decodeErrors) {
     return new ProcessorConfig(segments, facts, decodeErrors, window, punctuateInterval,
-        idleEviction, serverPorts, sessionLimits, reassemblyLimits);
+        idleEviction, serverPorts, sessionLimits, reassemblyLimits, keyPolicy);
+  }
+
+  /** As this, with values kept in facts' args or not (see {@link SessionLimits#keepValues}). */
+  public ProcessorConfig withKeepValues(boolean keep) {
+    return new ProcessorConfig(segmentsTopic, factsTopic, decodeErrorsTopic, window, punctuateInterval,
+        idleEviction, serverPorts, sessionLimits.withKeepValues(keep), reassemblyLimits, keyPolicy);
+  }
+
+  public ProcessorConfig withKeyPolicy(KeyPolicy policy) {
+    return new ProcessorConfig(segmentsTopic, factsTopic, decodeErrorsTopic, window, punctuateInterval,
+        idleEviction, serverPorts, sessionLimits, reassemblyLimits, policy);
   }
 
   /**

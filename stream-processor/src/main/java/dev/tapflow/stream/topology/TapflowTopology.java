@@ -4,13 +4,11 @@ import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.DecodeError;
 import dev.tapflow.schemas.LatencyFact;
 import java.util.Properties;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
-import org.apache.kafka.streams.errors.LogAndContinueExceptionHandler;
 import org.apache.kafka.streams.state.Stores;
 
 /**
@@ -22,6 +20,7 @@ import org.apache.kafka.streams.state.Stores;
  *   -> connections (ConnectionProcessor, store "connections")
  *        -> tapflow.facts.v1          (same key, LatencyFact)
  *        -> tapflow.decode-errors.v1  (same key, DecodeError)
+ *   (poison: a key or value that is not our Avro -> tapflow.dead-letters.v1, see DeadLetters)
  *        -> latency-windows (LatencyWindowProcessor, store "latency-windows"; facts, ticks, ends of capture)
  *             -> tapflow.latency-1m.v1     (group|window text key, LatencyWindow)
  *             -> tapflow.decode-errors.v1  (LATENCY_WINDOW_LATE_FACTS)
@@ -52,7 +51,8 @@ public final class TapflowTopology {
     AvroSerde<LatencyFact> factSerde = AvroSerde.latencyFact();
     AvroSerde<DecodeError> errorSerde = AvroSerde.decodeError();
     Topology t = new Topology();
-    t.addSource("segments", new ByteArrayDeserializer(), AvroSerde.segmentBatch().deserializer(),
+    // a key or value that does not decode is a poison record: see DeadLetters
+    t.addSource("segments", new DeadLetters.CheckedKey(), AvroSerde.segmentBatch().deserializer(),
         config.segmentsTopic());
     t.addProcessor("connections", () -> new ConnectionProcessor(engine), "segments");
     t.addStateStore(Stores.keyValueStoreBuilder(
@@ -75,15 +75,15 @@ public final class TapflowTopology {
   }
 
   /**
-   * Streams settings tapflow relies on: exactly_once_v2, undecodable records logged and
-   * skipped (counted in Kafka Streams' dropped-records metric) instead of stopping the task,
+   * Streams settings tapflow relies on: exactly_once_v2, undecodable records (poison) counted,
+   * copied to the dead-letter topic and skipped ({@link DeadLetters}) instead of stopping the task,
    * a bounded input buffer.
    * The caller adds bootstrap servers, application id, state dir and anything else.
    */
   public static Properties baseProperties() {
     Properties p = new Properties();
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
+    p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetters.class);
     p.put(StreamsConfig.producerPrefix("compression.type"), "lz4");
     p.put("processing.exception.handler.global.enabled", "true");
     // Records fetched ahead of processing: with Kafka Streams' defaults (a poll returns up to

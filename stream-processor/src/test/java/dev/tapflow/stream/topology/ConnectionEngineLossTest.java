@@ -124,7 +124,8 @@ class ConnectionEngineLossTest {
     ProcessorConfig base = ProcessorConfig.defaults();
     ReassemblyLimits two = new ReassemblyLimits(1 << 20, 1024, 1_000_000_000L, 2);
     ProcessorConfig config = new ProcessorConfig(base.segmentsTopic(), base.factsTopic(), base.decodeErrorsTopic(),
-        base.window(), base.punctuateInterval(), base.idleEviction(), base.serverPorts(), base.sessionLimits(), two);
+        base.window(), base.punctuateInterval(), base.idleEviction(), base.serverPorts(), base.sessionLimits(), two,
+        base.keyPolicy());
     ConnectionEngine engine = new ConnectionEngine(config);
     for (int i = 0; i < 4; i++) {
       Conn c = new Conn("host1", 5 + i, 50200 + i, 6379);

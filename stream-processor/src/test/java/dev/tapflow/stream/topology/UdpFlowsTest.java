@@ -183,7 +183,7 @@ class UdpFlowsTest {
     ReassemblyLimits two = new ReassemblyLimits(1 << 20, 1024, 1_000_000_000L, 2);
     ConnectionEngine bounded = new ConnectionEngine(new ProcessorConfig(base.segmentsTopic(), base.factsTopic(),
         base.decodeErrorsTopic(), base.window(), base.punctuateInterval(), base.idleEviction(), base.serverPorts(),
-        base.sessionLimits(), two));
+        base.sessionLimits(), two, base.keyPolicy()));
     for (int i = 0; i < 4; i++) {
       UdpFlow f = new UdpFlow("host1", 5 + i, 41000 + i, 53);
       feed(bounded, f, f.ab(T0, query(i, "q.example.", Type.A)));

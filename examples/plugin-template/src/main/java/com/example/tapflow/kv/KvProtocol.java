@@ -40,7 +40,7 @@ public final class KvProtocol implements Protocol {
   @Override
   public Probe probe(byte[] buf, int off, int len) {
     int lf = Protocol.firstLineFeed(buf, off, len, 512);
-    if (lf < 1 || buf[lf - 1] != '\r') {
+    if (lf <= off || buf[lf - 1] != '\r') {
       return Probe.NO;
     }
     String first = new String(buf, off, lf - 1 - off, java.nio.charset.StandardCharsets.ISO_8859_1);

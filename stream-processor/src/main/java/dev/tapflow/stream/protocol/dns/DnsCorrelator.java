@@ -106,7 +106,7 @@ final class DnsCorrelator {
     Pending old = pending.get(m.id());
     if (old != null && old.sameQuestion(m)) {
       pending.remove(m.id());
-      old.lastNs = m.lastNs();
+      old.lastNs = Math.max(old.lastNs, m.lastNs()); // a copy delivered with an earlier time (reassembly after a hole) never ends it before it began
       old.retransmits++;
       old.requestGap |= cut;
       pending.put(m.id(), old);

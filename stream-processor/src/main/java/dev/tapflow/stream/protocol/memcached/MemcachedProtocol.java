@@ -70,7 +70,7 @@ public final class MemcachedProtocol implements DatagramProtocol {
       return binaryProbe(buf, off, len, b0);
     }
     int lf = Protocol.firstLineFeed(buf, off, len, PROBE_LINE_MAX);
-    if (lf < 1 || buf[lf - 1] != '\r') {
+    if (lf <= off || buf[lf - 1] != '\r') { // a line feed first: the byte before it is not this message's
       return Probe.NO;
     }
     for (int i = off; i < lf - 1; i++) {

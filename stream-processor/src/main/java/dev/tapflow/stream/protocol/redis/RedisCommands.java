@@ -128,11 +128,16 @@ final class RedisCommands {
   /**
    * Maps a decoded request to the fact's command, resource and args: the key (if the
    * command has one) becomes the resource, the other arguments are joined by spaces and cut
-   * at {@code maxArgBytes} characters ("..." marks a cut), credentials are redacted.
+   * at {@code maxArgBytes} characters ("..." marks a cut), credentials are redacted, and
+   * values ({@link RedisValues}) show only their size unless {@code keepValues}.
    */
-  static Request describe(RespMessage m, String command, int maxArgBytes) {
+  static Request describe(RespMessage m, String command, int maxArgBytes, boolean keepValues) {
     int n = m.itemCount();
     boolean[] redact = redactions(m, command);
+    boolean[] value = new boolean[n];
+    if (!keepValues) {
+      RedisValues.mark(m, command, value);
+    }
     int key = keyIndex(m, command);
     String resource = null;
     if (key > 0 && key < n) {
@@ -151,6 +156,10 @@ final class RedisCommands {
         args.append(REDACTED);
         continue;
       }
+      if (value[i]) {
+        args.append('<').append(m.itemLength(i)).append(" bytes>");
+        continue;
+      }
       args.append(m.itemText(i));
       if (!m.itemComplete(i)) {
         cut = true;
@@ -158,6 +167,20 @@ final class RedisCommands {
     }
     String a = args.length() == 0 && !cut ? null : cut(args.toString(), maxArgBytes, cut);
     return new Request(command, resource, a);
+  }
+
+  /**
+   * An error reply to a request that carried credentials, with every quoted part replaced:
+   * Redis quotes the offending argument ({@code modifier '#<hash>'}, {@code argument '...'}).
+   */
+  static String scrubError(String error) {
+    return error == null ? null : error.replaceAll("'[^']*'?", "'" + REDACTED + "'")
+        .replaceAll("\"[^\"]*\"?", "\"" + REDACTED + "\"");
+  }
+
+  /** True when {@code r}'s resource or args had something redacted. */
+  static boolean redacted(String resource, String args) {
+    return REDACTED.equals(resource) || args != null && args.contains(REDACTED);
   }
 
   private static String cut(String s, int max, boolean alreadyCut) {

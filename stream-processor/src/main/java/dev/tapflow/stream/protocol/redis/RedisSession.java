@@ -170,7 +170,7 @@ public final class RedisSession implements ProtocolSession {
       resolveHeld(m.firstTsNs(), false);
     }
     String command = RedisCommands.commandName(m);
-    RedisCommands.Request r = RedisCommands.describe(m, command, limits.maxArgBytes());
+    RedisCommands.Request r = RedisCommands.describe(m, command, limits.maxArgBytes(), limits.keepValues());
     boolean reply = expectsReply(m, command);
     byte effect = EFFECT_NONE;
     if (command.equals("HELLO") && m.itemCount() > 1) {
@@ -340,7 +340,7 @@ public final class RedisSession implements ProtocolSession {
               + " replies held after a gap");
         }
         held.addLast(new Held(m.offset(), m.firstTsNs(), m.lastTsNs(), m.length(), m.isError(),
-            m.isError() ? errorText(m) : null, m.isLossy()));
+            m.isError() ? RedisCommands.scrubError(errorText(m)) : null, m.isLossy())); // whose it is is not known yet
         return;
       }
       if (m.firstTsNs() < head.lastNs()) {
@@ -353,6 +353,9 @@ public final class RedisSession implements ProtocolSession {
       orphaning = false;
       boolean error = m.isError();
       String errorText = error ? errorText(m) : null;
+      if (error && RedisCommands.redacted(head.resource(), head.args())) {
+        errorText = RedisCommands.scrubError(errorText);
+      }
       applyEffect(head.effect(), error);
       emit(head, error ? FactStatus.ERROR : FactStatus.OK, m, errorText, m.isLossy(), Exchange.Pairing.ORDER);
       return;
@@ -487,7 +490,7 @@ public final class RedisSession implements ProtocolSession {
           // the request's start was captured: its command is known and it takes its place in
           // the queue (Redis answers it, with whatever its lost bytes said)
           String command = RedisCommands.commandName(cut);
-          RedisCommands.Request r = RedisCommands.describe(cut, command, limits.maxArgBytes());
+          RedisCommands.Request r = RedisCommands.describe(cut, command, limits.maxArgBytes(), limits.keepValues());
           enqueue(new Pending(false, r.command(), r.resource(), r.args(), cut.offset(),
               cut.firstTsNs(), cut.lastTsNs(), cut.length(), EFFECT_NONE, true));
         }

@@ -12,6 +12,9 @@ import java.util.function.IntPredicate;
  * ({@link SessionFeeder}), into this package's {@link Recording}.
  */
 final class Feeder {
+  /** The defaults with values kept: these tests check how arguments are rendered (RedisValuesTest checks the default). */
+  static final SessionLimits LIMITS = SessionLimits.DEFAULTS.withKeepValues(true);
+
 
   private static final RedisProtocol PROTOCOL = new RedisProtocol();
 
@@ -19,7 +22,7 @@ final class Feeder {
   static final SessionFeeder.Cuts EVERY_BYTE = SessionFeeder.EVERY_BYTE;
 
   static Recording run(List<Chunk> chunks) {
-    return run(chunks, SessionLimits.DEFAULTS, NONE, false);
+    return run(chunks, LIMITS, NONE, false);
   }
 
   /**
@@ -42,7 +45,7 @@ final class Feeder {
   /** Runs the connection cut at every offset of both directions (or those {@code which} picks). */
   static void assertSameAtEverySplit(List<Chunk> chunks, Recording expected, IntPredicate which) {
     SessionFeeder.assertSameAtEverySplit(chunks, which, cuts -> {
-      Recording r = run(chunks, SessionLimits.DEFAULTS, cuts, false);
+      Recording r = run(chunks, LIMITS, cuts, false);
       return List.of(r.exchanges, r.anomalies);
     }, List.of(expected.exchanges, expected.anomalies));
   }

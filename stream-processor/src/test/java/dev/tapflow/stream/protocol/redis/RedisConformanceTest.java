@@ -68,7 +68,7 @@ class RedisConformanceTest {
       exchanges.addAll(r.exchanges);
       anomalies.addAll(r.anomalies);
       // whole and byte by byte must agree on real captures too
-      Recording bytewise = Feeder.run(c, SessionLimits.DEFAULTS, Feeder.EVERY_BYTE, false);
+      Recording bytewise = Feeder.run(c, Feeder.LIMITS, Feeder.EVERY_BYTE, false);
       assertEquals(r.exchanges, bytewise.exchanges, capture);
     }
     exchanges.sort(Comparator.comparingLong(Exchange::requestFirstNs).thenComparingLong(Exchange::requestOffset));
@@ -230,7 +230,7 @@ class RedisConformanceTest {
     for (List<Chunk> c : conns.values()) {
       byte[] first = c.get(0).bytes();
       assertEquals(dev.tapflow.protocol.api.Protocol.Probe.NO, redis.probe(first, 0, first.length));
-      Recording r = Feeder.run(c, SessionLimits.DEFAULTS, Feeder.NONE, true); // forced decode: no crash, bounded
+      Recording r = Feeder.run(c, Feeder.LIMITS, Feeder.NONE, true); // forced decode: no crash, bounded
       // the junk is what Redis would take for inline commands; the "server" never answers, so
       // the queue stays at its bound and its overflow is reported once, not per eviction
       assertTrue(r.anomalies.size() < 100, r.anomalies.size() + " anomalies");

@@ -47,10 +47,10 @@ class RedisFixtureTest {
     for (List<Chunk> conn : RespFixtures.load(fixture).values()) {
       Recording whole = Feeder.run(conn);
       assertFalse(whole.exchanges.isEmpty());
-      Recording bytewise = Feeder.run(conn, SessionLimits.DEFAULTS, Feeder.EVERY_BYTE, false);
+      Recording bytewise = Feeder.run(conn, Feeder.LIMITS, Feeder.EVERY_BYTE, false);
       assertEquals(whole.exchanges, bytewise.exchanges, fixture + " byte by byte");
       assertEquals(whole.anomalies, bytewise.anomalies, fixture + " byte by byte");
-      Recording restored = Feeder.run(conn, SessionLimits.DEFAULTS, Feeder.EVERY_BYTE, true);
+      Recording restored = Feeder.run(conn, Feeder.LIMITS, Feeder.EVERY_BYTE, true);
       assertEquals(whole.exchanges, restored.exchanges, fixture + " byte by byte, state restored after every byte");
       assertEquals(whole.anomalies, restored.anomalies, fixture + " state restored");
     }
@@ -90,7 +90,7 @@ class RedisFixtureTest {
     assertEquals("WRONGTYPE Operation against a key holding the wrong kind of value", llen.error());
     Exchange big = r.exchanges.get(15);
     assertEquals("big", big.resource());
-    assertEquals(SessionLimits.DEFAULTS.maxArgBytes() + 3, big.args().length(), "value cut at maxArgBytes, then ...");
+    assertEquals(Feeder.LIMITS.maxArgBytes() + 3, big.args().length(), "value cut at maxArgBytes, then ...");
     assertTrue(big.args().endsWith("..."));
     assertEquals(3031, big.requestBytes());
     for (Exchange e : r.exchanges) {

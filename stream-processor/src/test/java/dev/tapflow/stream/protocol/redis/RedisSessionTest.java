@@ -187,8 +187,8 @@ class RedisSessionTest {
 
   @Test
   void requestsLostInsideAPipelineDoNotShiftLaterBatches() {
-    // a -P 3 style client: three requests, three replies, then the next three
-    Conn k = new Conn(SessionLimits.DEFAULTS).client(10, "PING\r\n");
+    // a -P 3 style client: three requests, three replies, then the next three (ECHO's values kept, to tell them apart)
+    Conn k = new Conn(SessionLimits.DEFAULTS.withKeepValues(true)).client(10, "PING\r\n");
     k.s.gap(true, k.c, 6, 10, k.out); // the second PING lost by the capture
     k.c += 6;
     k.client(10, "PING\r\n");
