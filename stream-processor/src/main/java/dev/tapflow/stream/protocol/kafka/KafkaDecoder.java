@@ -297,11 +297,14 @@ final class KafkaDecoder {
 
   private void finish(DecoderListener<KafkaFrame> l) {
     KafkaFrame f;
+    // bytes after a gap keep their own capture time, which may be earlier than the frame's
+    // first byte's: a frame never ends before it began (fuzz finding through the TCP tracker)
+    long endNs = Math.max(headNs[0], lastNs);
     if (body != null) {
-      f = new KafkaFrame(frameOffset, headNs[0], lastNs, total, body, body.length, true, tooLarge, lossy);
+      f = new KafkaFrame(frameOffset, headNs[0], endNs, total, body, body.length, true, tooLarge, lossy);
     } else {
       int kept = headKept - 4;
-      f = new KafkaFrame(frameOffset, headNs[0], lastNs, total, Arrays.copyOfRange(head, 4, headKept), kept, false,
+      f = new KafkaFrame(frameOffset, headNs[0], endNs, total, Arrays.copyOfRange(head, 4, headKept), kept, false,
           tooLarge, lossy);
     }
     if (!lossy) {
