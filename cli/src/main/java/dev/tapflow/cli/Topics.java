@@ -48,6 +48,7 @@ final class Topics {
       }
       if (!create.isEmpty()) {
         admin.createTopics(create).all().get(30, TimeUnit.SECONDS);
+        awaitLeaders(admin, create.stream().map(NewTopic::name).toList());
       }
       return create.stream().map(NewTopic::name).toList();
     } catch (ExecutionException | TimeoutException e) {
@@ -55,6 +56,39 @@ final class Topics {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new UserError("interrupted");
+    }
+  }
+
+  /**
+   * Waits until every partition of new topics has a leader the broker itself knows (up to 30 s).
+   * A producer that writes at once otherwise meets NOT_LEADER_OR_FOLLOWER, and an idempotent
+   * one can then retry its first batch behind later ones and be refused for good
+   * (OUT_OF_ORDER_SEQUENCE_NUMBER until its delivery timeout) — seen right after creation.
+   */
+  private static void awaitLeaders(Admin admin, List<String> topics)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      boolean ready = true;
+      try {
+        for (var d : admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS).values()) {
+          for (var partition : d.partitions()) {
+            ready &= partition.leader() != null && !partition.leader().isEmpty();
+          }
+        }
+      } catch (ExecutionException e) {
+        ready = false; // not known to the broker yet
+        if (System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+      if (ready) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new TimeoutException("partitions of " + topics + " have no leader after 30 s");
+      }
+      Thread.sleep(50);
     }
   }
 
