@@ -73,7 +73,18 @@ public final class KafkaSegmentPublisher implements BatchListener, AutoCloseable
   /**
    * The producer configuration: idempotent ({@code acks=all}), lz4, {@code linger.ms=5},
    * {@code batch.size=262144}, {@code max.block.ms=30000} (bounds metadata waits, so
-   * {@link #endOfCapture} and a missing topic cannot hang forever); then {@code extra} on top.
+   * {@link #endOfCapture} and a missing topic cannot hang forever), one request in flight per
+   * broker; then {@code extra} on top.
+   *
+   * <p>Why one in flight: a broker that holds no state for this producer on a partition (its
+   * first write there; a new topic; state expired) accepts any first sequence number. When the
+   * first request to a partition fails with a retriable error (NOT_LEADER_OR_FOLLOWER while the
+   * broker is still creating a new topic's partitions, or during a leader change) and a later
+   * request already in flight lands, the broker starts the producer at the later batch's
+   * sequence; every retry of the first batch is then refused with OUT_OF_ORDER_SEQUENCE_NUMBER
+   * until {@code delivery.timeout.ms} fails it, and the import with it (KAFKA-15591, still in
+   * Kafka 4.3). With one request in flight a failed batch is retried before anything after it
+   * is sent. The accumulator keeps batching meanwhile, so each request carries more.
    */
   public static Properties producerConfig(String bootstrapServers, Map<String, ?> extra) {
     Properties p = new Properties();
@@ -84,6 +95,7 @@ public final class KafkaSegmentPublisher implements BatchListener, AutoCloseable
     p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, "262144");
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
+    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
     p.put(ProducerConfig.CLIENT_ID_CONFIG, "tapflow-capture");
     if (extra != null) {
       p.putAll(extra);
