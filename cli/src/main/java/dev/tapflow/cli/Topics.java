@@ -60,10 +60,11 @@ final class Topics {
   }
 
   /**
-   * Waits until every partition of new topics has a leader the broker itself knows (up to 30 s).
-   * A producer that writes at once otherwise meets NOT_LEADER_OR_FOLLOWER, and an idempotent
-   * one can then retry its first batch behind later ones and be refused for good
-   * (OUT_OF_ORDER_SEQUENCE_NUMBER until its delivery timeout) — seen right after creation.
+   * Waits until every partition of new topics has a leader in the broker's metadata (up to
+   * 30 s), so the first writers meet fewer NOT_LEADER_OR_FOLLOWER retries. It does not close the
+   * window (the broker publishes the leader before it has made the partition); what keeps such a
+   * retry from sticking on OUT_OF_ORDER_SEQUENCE_NUMBER is the publisher's single request in
+   * flight ({@code KafkaSegmentPublisher.producerConfig}).
    */
   private static void awaitLeaders(Admin admin, List<String> topics)
       throws InterruptedException, ExecutionException, TimeoutException {
