@@ -133,6 +133,7 @@ class KafkaSegmentPublisherTest {
     assertEquals("20", p.get("linger.ms"));
     assertEquals("262144", p.get("batch.size"));
     assertEquals("30000", p.get("max.block.ms"));
+    assertEquals("1", p.get("max.in.flight.requests.per.connection")); // FreshTopicPublishTest says why
     assertEquals("x", p.get("client.id"));
     assertEquals("5", KafkaSegmentPublisher.producerConfig("b:1", Map.of()).get("linger.ms"));
   }

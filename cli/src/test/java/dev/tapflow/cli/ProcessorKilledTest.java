@@ -45,7 +45,7 @@ class ProcessorKilledTest {
   /** Copies of the fixture, each its own agent: 80 x 2562 = 204,960 pairs. */
   private static final int COPIES = Integer.getInteger("tapflow.test.killCopies", 80);
   /** Kills of each kind: processor instances and the sink. */
-  private static final int KILLS = 10;
+  private static final int KILLS = Integer.getInteger("tapflow.test.kills", 10);
   /** An upper bound for each wait (the machine may be busy), not a timing assertion. */
   private static final Duration WAIT = Duration.ofMinutes(4);
   private static final String APP_ID = "kill-test";
@@ -178,12 +178,7 @@ class ProcessorKilledTest {
   }
 
   private long count(String sql) {
-    try (Connection c = pg.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-      rs.next();
-      return rs.getLong(1);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    return Rows.count(pg, sql);
   }
 
   private void await(BooleanSupplier condition, String what, TapflowJvms jvms, CompletableFuture<Long> imported)

@@ -297,12 +297,7 @@ class SinkKilledMidRunTest {
   }
 
   private long count(String sql) {
-    try (Connection c = pg.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-      rs.next();
-      return rs.getLong(1);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    return Rows.count(pg, sql);
   }
 
   private void awaitTrue(BooleanSupplier condition, Process sink) throws Exception {
