@@ -29,12 +29,15 @@ final class TapflowJvms implements AutoCloseable {
   }
 
   /**
-   * A processor instance of application {@code appId}: static membership (a restarted
-   * instance takes its tasks back without a rebalance round), one standby replica of every task.
+   * A processor instance of application {@code appId} with one standby replica of every task.
+   * Dynamic membership with a short session: a killed instance leaves the group after 6 s and
+   * the other one takes its tasks over from its standby state (a static member would keep them
+   * waiting for its own restart and rebuild them from the changelog); the restarted one joins
+   * as a new member.
    */
   void processor(String name, String appId, String... options) throws IOException {
-    Path config = Files.writeString(dir.resolve("kafka-" + name + ".properties"), "group.instance.id=" + appId + "-"
-        + name + "\nnum.standby.replicas=1\nsession.timeout.ms=10000\n");
+    Path config = Files.writeString(dir.resolve("kafka-" + name + ".properties"),
+        "num.standby.replicas=1\nsession.timeout.ms=6000\nheartbeat.interval.ms=1500\n");
     List<String> args = new ArrayList<>(List.of("-Xmx512m", Tapflow.class.getName(), "process", "--bootstrap-servers",
         bootstrap, "--app-id", appId, "--state-dir", dir.resolve("streams-" + name).toString(), "--kafka-config",
         config.toString()));
