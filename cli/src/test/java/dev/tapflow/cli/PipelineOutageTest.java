@@ -183,9 +183,14 @@ class PipelineOutageTest {
 
       // the sink said what it waited for, once per outage start, and no stack trace
       String sinkLog = Files.readString(jvms.logs("sink").get(0));
-      assertTrue(sinkLog.contains("PostgreSQL at " + pg.jdbcUrl()), "the sink's log names the database it waits for:\n"
+      String waits = "PostgreSQL at " + pg.jdbcUrl() + " could not store a batch";
+      assertEquals(1, sinkLog.lines().filter(l -> l.contains(waits) && l.contains("waiting for it")).count(),
+          "one line when the wait begins, naming the database:\n" + sinkLog);
+      long still = sinkLog.lines().filter(l -> l.contains("still waiting for PostgreSQL")).count();
+      assertTrue(still <= OUTAGE.toSeconds() / 30 + 1, "one line every 30 s while it lasts, not one per retry:\n"
           + sinkLog);
-      assertTrue(sinkLog.contains("is back"), "the sink's log says the database is back:\n" + sinkLog);
+      assertEquals(1, sinkLog.lines().filter(l -> l.contains("PostgreSQL at " + pg.jdbcUrl() + " is back after"))
+          .count(), "one line when it ends:\n" + sinkLog);
       assertEquals(0, sinkLog.lines().filter(l -> l.startsWith("\tat ")).count(), "no stack trace:\n" + sinkLog);
       phase.accept("checked: " + expected + " facts; sink log: " + sinkLog.lines().count() + " lines");
     } finally {
@@ -212,12 +217,12 @@ class PipelineOutageTest {
     return Rows.count(pg, sql);
   }
 
-  private static void await(BooleanSupplier condition, String what, TapflowJvms jvms) throws Exception {
+  private void await(BooleanSupplier condition, String what, TapflowJvms jvms) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (!condition.getAsBoolean()) {
       jvms.requireAlive(what);
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
+        throw new AssertionError("timed out waiting for " + what + "; facts " + facts() + "\n" + jvms.tails(60));
       }
       Thread.sleep(50);
     }

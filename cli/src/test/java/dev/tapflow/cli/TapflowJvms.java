@@ -95,6 +95,17 @@ final class TapflowJvms implements AutoCloseable {
     }
   }
 
+  /** The last {@code n} lines of each role's current log, for a failure message. */
+  String tails(int n) throws IOException {
+    StringBuilder b = new StringBuilder();
+    for (String name : running.keySet()) {
+      List<String> lines = Files.readAllLines(log(name, starts.get(name)));
+      b.append("--- ").append(name).append(" (last ").append(n).append(" lines)\n");
+      lines.subList(Math.max(0, lines.size() - n), lines.size()).forEach(l -> b.append(l).append('\n'));
+    }
+    return b.toString();
+  }
+
   /** Starts of each role so far. */
   Map<String, Integer> starts() {
     return starts;

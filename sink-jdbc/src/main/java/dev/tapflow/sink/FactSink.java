@@ -69,8 +69,9 @@ import org.slf4j.LoggerFactory;
  * {@code read_committed} with auto commit off.
  *
  * <p>Failures: a database or broker that is down is retried with exponential backoff
- * (partitions paused, group membership kept) and {@link #status()} says what the sink waits
- * for. A record that does not decode, or a row the database refuses (SQLSTATE class 22/23,
+ * (200 ms doubling to 5 s; partitions paused, group membership kept) and {@link #status()}
+ * says what the sink waits for. A database outage is logged in one line when it begins, one
+ * every 30 s while it lasts and one when it ends, without a stack trace. A record that does not decode, or a row the database refuses (SQLSTATE class 22/23,
  * e.g. a NUL in text), is logged with topic/partition/offset, counted, and stored with its
  * raw bytes in {@code sink_rejected_records}; the rest of its batch is written. Errors that
  * retrying cannot fix (authorization, bad configuration) stop the sink and surface through
@@ -99,6 +100,8 @@ public final class FactSink implements Runnable, AutoCloseable {
   private static final Duration KAFKA_CALL_TIMEOUT = Duration.ofSeconds(10);
   /** How often an idle sink re-checks whether it has caught up while someone waits. */
   private static final long CAUGHT_UP_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
+  /** While the database is down, how often the sink says it is still waiting (each retry is at debug). */
+  private static final long WAITING_REPORT_NS = TimeUnit.SECONDS.toNanos(30);
 
   private final Properties consumerProperties;
   private final String jdbcUrl;
@@ -126,6 +129,9 @@ public final class FactSink implements Runnable, AutoCloseable {
   private long firstBufferedNanos;
   private final Map<TopicPartition, OffsetAndMetadata> uncommitted = new HashMap<>();
   private boolean inRetry;
+  /** While the database is down: when the wait began, and when it was last reported. */
+  private long waitingSince;
+  private long lastWaitingReport;
   private long lastCaughtUpCheckNanos;
   private long lastRetentionNanos;
   private long lastIdleReportNanos;
@@ -456,7 +462,8 @@ public final class FactSink implements Runnable, AutoCloseable {
         try {
           writeBuffer();
           if (dbBackoff.attempts() > 0) {
-            log.info("PostgreSQL at {} is back; batch written after {} retries", jdbcUrl, dbBackoff.attempts());
+            log.info("PostgreSQL at {} is back after {} s; batch written after {} retries", jdbcUrl,
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - waitingSince), dbBackoff.attempts());
             status = "running";
           }
           return;
@@ -470,8 +477,20 @@ public final class FactSink implements Runnable, AutoCloseable {
           }
           long delay = dbBackoff.nextDelayMs();
           status = "waiting for PostgreSQL at " + jdbcUrl + ": " + describe(e);
-          log.warn("PostgreSQL at {} could not store a batch of {} records ({}); retry {} in {} ms", jdbcUrl,
-              buffer.size(), describe(e), dbBackoff.attempts(), delay);
+          // one line when the wait begins, then one every WAITING_REPORT_NS, each retry at debug
+          long now = System.nanoTime();
+          if (dbBackoff.attempts() == 1) {
+            waitingSince = now;
+            lastWaitingReport = now;
+            log.warn("PostgreSQL at {} could not store a batch of {} records ({}); waiting for it, retrying every"
+                + " {} s at most", jdbcUrl, buffer.size(), describe(e), maxBackoff.toSeconds());
+          } else if (now - lastWaitingReport >= WAITING_REPORT_NS) {
+            lastWaitingReport = now;
+            log.warn("still waiting for PostgreSQL at {} ({} s, {} retries): {}", jdbcUrl,
+                TimeUnit.NANOSECONDS.toSeconds(now - waitingSince), dbBackoff.attempts() - 1, describe(e));
+          } else {
+            log.debug("PostgreSQL at {}: retry {} in {} ms ({})", jdbcUrl, dbBackoff.attempts(), delay, describe(e));
+          }
           // Keep the group membership alive while waiting: poll with every partition paused.
           Set<TopicPartition> toPause = new HashSet<>(consumer.assignment());
           toPause.removeAll(consumer.paused());
@@ -958,7 +977,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     private int maxBatchRecords = 5000;
     private Duration maxBatchDelay = Duration.ofMillis(200);
     private Duration initialBackoff = Duration.ofMillis(200);
-    private Duration maxBackoff = Duration.ofSeconds(30);
+    private Duration maxBackoff = Duration.ofSeconds(5);
     private int rowsPerStatement = JdbcFactWriter.DEFAULT_ROWS_PER_STATEMENT;
     private boolean migrate = true;
     private BatchListener batchListener = (records, nanos) -> { };
@@ -1025,7 +1044,11 @@ public final class FactSink implements Runnable, AutoCloseable {
       return this;
     }
 
-    /** Backoff between retries against a database or broker that is down: first and largest delay; default 200 ms, 30 s. */
+    /**
+     * Backoff between retries against a database or broker that is down: first and largest
+     * delay; default 200 ms, 5 s (a reconnection attempt is cheap, and the largest delay is how
+     * late the sink may resume after an outage).
+     */
     public Builder backoff(Duration initial, Duration max) {
       this.initialBackoff = Objects.requireNonNull(initial);
       this.maxBackoff = Objects.requireNonNull(max);
