@@ -73,6 +73,11 @@ final class LiveOptions {
       description = "Stop by itself after this long, as on SIGTERM (for tests and benchmarks).")
   String duration;
 
+  @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0", paramLabel = "MS",
+      description = "For testing only: add MS (may be negative) to every capture time, as if this host's clock were "
+          + "that far off (bench/fleet.sh gives one host a skewed clock this way). Default: 0.")
+  long clockOffsetMs;
+
   boolean enabled() {
     return !interfaces.isEmpty();
   }
@@ -133,7 +138,8 @@ final class LiveOptions {
         (int) buffer, (int) block.toMillis(), promiscuous, stats,
         LiveCapture.Settings.agentBatching().withMaxBatchDelayNs(delay.toNanos()),
         IpFragmentReassembler.Options.defaults(),
-        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC);
+        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC)
+        .withClockOffsetNs(Math.multiplyExact(clockOffsetMs, 1_000_000L));
   }
 
   long backlogBytes() {

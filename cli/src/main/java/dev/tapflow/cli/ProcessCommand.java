@@ -34,6 +34,9 @@ final class ProcessCommand implements Callable<Integer> {
       description = "Local state directory. Default: ${DEFAULT-VALUE}.")
   Path stateDir;
 
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
@@ -54,7 +57,19 @@ final class ProcessCommand implements Callable<Integer> {
       m.bindProcessor(app);
       app.onStopped(stop::countDown);
       app.start();
-      stop.await();
+      // one line whenever this instance's tasks change (scale-up, scale-down, a rebalance), and a
+      // last one at the end: how the work spread over the instances of an application id
+      String shown = "";
+      while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+        String now = app.assignment();
+        if (!now.equals(shown) && app.streams().state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING) {
+          shown = now;
+          spec.commandLine().getErr().printf("tapflow: process %s processed=%d%n", now, app.processedRecords());
+          spec.commandLine().getErr().flush();
+        }
+      }
+      spec.commandLine().getErr().printf("tapflow: process final %s processed=%d%n", shown, app.processedRecords());
+      spec.commandLine().getErr().flush();
       if (app.failure() != null) {
         throw new UserError("stream processing failed: " + UserError.message(app.failure()), app.failure());
       }

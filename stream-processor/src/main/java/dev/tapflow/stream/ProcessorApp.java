@@ -131,6 +131,38 @@ public final class ProcessorApp implements AutoCloseable {
     return deadLetters.get();
   }
 
+  /**
+   * This instance's share of the work right now: the segments partitions of its active tasks
+   * and of its standby tasks (state kept warm for another instance's tasks), e.g.
+   * {@code active=[0,3,6] standby=[1,4]}; empty lists before the first assignment.
+   */
+  public String assignment() {
+    java.util.TreeSet<Integer> active = new java.util.TreeSet<>();
+    java.util.TreeSet<Integer> standby = new java.util.TreeSet<>();
+    try {
+      for (var thread : streams.metadataForLocalThreads()) {
+        thread.activeTasks().forEach(t -> t.topicPartitions().stream()
+            .filter(tp -> tp.topic().equals(config.segmentsTopic())).forEach(tp -> active.add(tp.partition())));
+        thread.standbyTasks().forEach(t -> standby.add(t.taskId().partition()));
+      }
+    } catch (RuntimeException e) {
+      // not running (yet, or any more): nothing assigned
+    }
+    return "active=" + active.toString().replace(" ", "") + " standby=" + standby.toString().replace(" ", "");
+  }
+
+  /** Input records this instance's stream threads have processed so far (Kafka Streams' thread-level process-total). */
+  public long processedRecords() {
+    double total = 0;
+    for (var e : streams.metrics().entrySet()) {
+      if (e.getKey().group().equals("stream-thread-metrics") && e.getKey().name().equals("process-total")
+          && e.getValue().metricValue() instanceof Number n) {
+        total += n.doubleValue();
+      }
+    }
+    return (long) total;
+  }
+
   public Throwable failure() {
     return failure;
   }

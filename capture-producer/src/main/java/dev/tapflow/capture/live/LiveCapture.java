@@ -77,10 +77,11 @@ public final class LiveCapture implements AutoCloseable {
    * @param fragments IP reassembly bounds
    * @param shutdownTimeout how long to wait for Kafka at shutdown
    * @param statsTopic where reports go, usually {@link #STATS_TOPIC}
+   * @param clockOffsetNs added to every packet's capture time (0; for tests: a host whose clock is off)
    */
   public record Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
       int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
-      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic, long clockOffsetNs) {
     public Settings {
       Objects.requireNonNull(agent, "agent");
       interfaces = List.copyOf(interfaces);
@@ -90,6 +91,23 @@ public final class LiveCapture implements AutoCloseable {
       if (statsInterval.isNegative() || statsInterval.isZero()) {
         throw new IllegalArgumentException("stats interval must be positive");
       }
+    }
+
+    /** With the host's clock as it is (no offset). */
+    public Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
+        int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
+        IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      this(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval, batching,
+          fragments, shutdownTimeout, statsTopic, 0);
+    }
+
+    /**
+     * These settings with every capture time shifted by {@code offsetNs}, as if this host's clock
+     * were that far off: for testing how a fleet copes with skewed clocks, not for production.
+     */
+    public Settings withClockOffsetNs(long offsetNs) {
+      return new Settings(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval,
+          batching, fragments, shutdownTimeout, statsTopic, offsetNs);
     }
 
     /** Defaults for the agent: snap length 262144, 8 MiB per interface, 100 ms blocks, 10 s reports, 100 ms batches. */
@@ -134,7 +152,8 @@ public final class LiveCapture implements AutoCloseable {
         new SegmentBatcher(settings.agent(), new SegmentBatchEncoder(publisher), stats, settings.batching()),
         settings.fragments());
     SegmentExtractor x = extractor;
-    this.frames = (linkType, tsNs, wireLen, buf, capLen) -> x.frame(linkType, tsNs, wireLen, buf, 0, capLen);
+    long offset = settings.clockOffsetNs();
+    this.frames = (linkType, tsNs, wireLen, buf, capLen) -> x.frame(linkType, tsNs + offset, wireLen, buf, 0, capLen);
     this.pollFds = new byte[8 * rings.size()];
     this.startedNs = nowNs();
     this.statsEvery = settings.statsInterval().toNanos();
@@ -229,7 +248,7 @@ public final class LiveCapture implements AutoCloseable {
       }
     }
     readReadyBlocks();
-    extractor.advanceTo(nowNs());
+    extractor.advanceTo(nowNs() + settings.clockOffsetNs());
     long now = System.nanoTime();
     publisher.drain(now);
     if (now - nextStats >= 0) {
