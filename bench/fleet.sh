@@ -200,24 +200,28 @@ done
 log "agents capturing on ${hosts} hosts$( ((skew_ms != 0)) && echo ", h$skew_host with its clock ${skew_ms} ms off")"
 
 # --- processors and sink --------------------------------------------------------------------
-printf 'num.standby.replicas=1\n' >"$work/processor.properties"
+# a standby replica of every task's state on another instance; and a new instance takes its share
+# of active tasks at the next rebalance, restoring their state from the changelog, instead of
+# warming up replicas first and waiting for a probing rebalance (10 min by default)
+printf 'num.standby.replicas=1\nacceptable.recovery.lag=1000000000\n' >"$work/processor.properties"
 start_processor() { # K APP
   java "${java_cp[@]}" -Xmx512m dev.tapflow.cli.Tapflow process --bootstrap-servers "$bootstrap" --app-id "$2" \
     --state-dir "$work/state-$2-$1" --kafka-config "$work/processor.properties" \
     >"$work/processor-$2-$1.out" 2>"$work/processor-$2-$1.err" &
   proc_pid[$2-$1]=$!
 }
-stop_processor() { # K APP
-  local p=${proc_pid[$2-$1]}
-  kill -TERM "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  unset "proc_pid[$2-$1]"
+stop_processors() { # APP K... : SIGTERM to all at once (each leaves the group), then wait for them
+  local a=$1 k
+  shift
+  for k in "$@"; do kill -TERM "${proc_pid[$a-$k]}" 2>/dev/null || true; done
+  for k in "$@"; do wait "${proc_pid[$a-$k]}" 2>/dev/null || true; unset "proc_pid[$a-$k]"; done
 }
 running=0
 scale_to() { # N: start or stop processor JVMs of $app until N run
-  local n=$1
+  local n=$1 stopping=()
   while ((running < n)); do running=$((running + 1)); start_processor "$running" "$app"; done
-  while ((running > n)); do stop_processor "$running" "$app"; running=$((running - 1)); done
+  while ((running > n)); do stopping+=("$running"); running=$((running - 1)); done
+  ((${#stopping[@]} == 0)) || stop_processors "$app" "${stopping[@]}"
   echo "$(date +%s.%N) $n" >>"$work/scale.log"
   log "processors of $app: $n"
 }
@@ -347,9 +351,11 @@ done <"$work/health.tsv"
 
 echo
 echo "Processor instances of $app (scaled $(awk '{ printf "%s%s", (NR > 1 ? " -> " : ""), $2 }' "$work/scale.log"); num.standby.replicas=1)"
+stop_processors "$app" $(seq 1 "$running") # their last line: the records each processed in all
 for f in "$work"/processor-"$app"-*.err; do
   k=${f##*-}; k=${k%.err}
-  echo "  instance $k: $(grep -c 'tapflow: process active' "$f") assignments; last: $(grep 'tapflow: process' "$f" | tail -1 | sed 's/tapflow: process //')"
+  echo "  instance $k: assignments $(grep 'tapflow: process active' "$f" | sed 's/tapflow: process //; s/ processed=.*//; s/active=//; s/ standby=/+standby/' | paste -sd' ' | sed 's/ / -> /g')"
+  echo "              $(grep 'tapflow: process final' "$f" | sed 's/.*\(processed=[0-9]*\)/\1 records in all/')"
 done
 
 echo
@@ -367,8 +373,6 @@ fi
 
 # --- throughput: the same segments again, 1, 2, 4 processor JVMs ---------------------------
 if [ -n "$throughput" ]; then
-  for k in "${!proc_pid[@]}"; do kill -TERM "${proc_pid[$k]}" 2>/dev/null || true; wait "${proc_pid[$k]}" 2>/dev/null || true; done
-  proc_pid=()
   echo
   echo "Throughput: the run's $(sed -n 's/.*end=\([0-9]*\).*/\1/p' "$work/await.txt") segment records again, $distinct facts each time (new application ids)"
   printf '  %-9s %10s %10s %10s  %s\n' INSTANCES "FIRST S" "DONE S" "PAIRS/S" "PER INSTANCE: PARTITIONS (ACTIVE) AND RECORDS PROCESSED"
@@ -376,7 +380,7 @@ if [ -n "$throughput" ]; then
     tapp="$app-tp$n"
     for k in $(seq 1 "$n"); do start_processor "$k" "$tapp"; done
     line=$(audit await "$bootstrap" "$tapp" tapflow.segments.v1 900 || true)
-    for k in $(seq 1 "$n"); do stop_processor "$k" "$tapp"; done
+    stop_processors "$tapp" $(seq 1 "$n")
     first=$(sed -n 's/.*first_progress_ms=\([0-9-]*\).*/\1/p' <<<"$line")
     done_ms=$(sed -n 's/.*caught_up_ms=\([0-9-]*\).*/\1/p' <<<"$line")
     per=""

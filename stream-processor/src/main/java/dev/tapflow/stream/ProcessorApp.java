@@ -151,17 +151,11 @@ public final class ProcessorApp implements AutoCloseable {
     return "active=" + active.toString().replace(" ", "") + " standby=" + standby.toString().replace(" ", "");
   }
 
-  /**
-   * Segment records this instance's stream threads have consumed so far (their main consumers'
-   * {@code records-consumed-total} for the segments topic; restore consumers not counted).
-   */
+  /** Input records this instance's stream threads have processed so far (Kafka Streams' thread-level process-total). */
   public long processedRecords() {
     double total = 0;
     for (var e : streams.metrics().entrySet()) {
-      var name = e.getKey();
-      String client = name.tags().getOrDefault("client-id", "");
-      if (name.group().equals("consumer-fetch-manager-metrics") && name.name().equals("records-consumed-total")
-          && config.segmentsTopic().equals(name.tags().get("topic")) && !client.endsWith("restore-consumer")
+      if (e.getKey().group().equals("stream-thread-metrics") && e.getKey().name().equals("process-total")
           && e.getValue().metricValue() instanceof Number n) {
         total += n.doubleValue();
       }
