@@ -216,10 +216,16 @@ stop_processors() { # APP K... : SIGTERM to all at once (each leaves the group),
   for k in "$@"; do kill -TERM "${proc_pid[$a-$k]}" 2>/dev/null || true; done
   for k in "$@"; do wait "${proc_pid[$a-$k]}" 2>/dev/null || true; unset "proc_pid[$a-$k]"; done
 }
+await_assigned() { # K APP: until the instance runs with partitions of its own (up to 3 min; the load goes on)
+  local f="$work/processor-$2-$1.err"
+  for _ in $(seq 1 900); do grep -q 'tapflow: process active=\[[0-9]' "$f" 2>/dev/null && return 0; sleep 0.2; done
+  log "processor $1 of $2 has no partition after 3 minutes"
+}
 running=0
-scale_to() { # N: start or stop processor JVMs of $app until N run
-  local n=$1 stopping=()
-  while ((running < n)); do running=$((running + 1)); start_processor "$running" "$app"; done
+scale_to() { # N: start or stop processor JVMs of $app until N run; a new one counts once it has partitions
+  local n=$1 stopping=() started=()
+  while ((running < n)); do running=$((running + 1)); start_processor "$running" "$app"; started+=("$running"); done
+  for k in ${started[@]+"${started[@]}"}; do await_assigned "$k" "$app"; done
   while ((running > n)); do stopping+=("$running"); running=$((running - 1)); done
   ((${#stopping[@]} == 0)) || stop_processors "$app" "${stopping[@]}"
   echo "$(date +%s.%N) $n" >>"$work/scale.log"
