@@ -11,6 +11,8 @@ import dev.tapflow.capture.SkipReason;
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.InterfaceCaptureStats;
 import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.VantageSetting;
+import dev.tapflow.capture.LocalAddresses;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -80,8 +82,18 @@ public final class LiveCapture implements AutoCloseable {
    */
   public record Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
       int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
-      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic, VantageSetting vantage) {
+
+    /** As the canonical constructor, with the vantage left to the processor (AUTO). */
+    public Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
+        int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
+        IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      this(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval, batching,
+          fragments, shutdownTimeout, statsTopic, VantageSetting.AUTO);
+    }
+
     public Settings {
+      Objects.requireNonNull(vantage, "vantage");
       Objects.requireNonNull(agent, "agent");
       interfaces = List.copyOf(interfaces);
       if (interfaces.isEmpty()) {
@@ -131,7 +143,9 @@ public final class LiveCapture implements AutoCloseable {
     this.rings = rings;
     this.publisher = publisher;
     this.extractor = new SegmentExtractor(stats,
-        new SegmentBatcher(settings.agent(), new SegmentBatchEncoder(publisher), stats, settings.batching()),
+        new SegmentBatcher(settings.agent(),
+            new SegmentBatchEncoder(publisher, settings.vantage(), LocalAddresses.ofThisHost()), stats,
+            settings.batching()),
         settings.fragments());
     SegmentExtractor x = extractor;
     this.frames = (linkType, tsNs, wireLen, buf, capLen) -> x.frame(linkType, tsNs, wireLen, buf, 0, capLen);
@@ -310,7 +324,7 @@ public final class LiveCapture implements AutoCloseable {
     readReadyBlocks();
     extractor.finish();
     long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
-    SegmentBatch marker = new SegmentBatch(List.of(), true, stats.lastTsNs());
+    SegmentBatch marker = new SegmentBatch(List.of(), true, stats.lastTsNs(), VantageSetting.AUTO, 0);
     byte[] markerKey = AvroSerde.connectionKey().encode(KafkaSegmentPublisher.endOfCaptureKey(settings.agent()));
     byte[] markerValue = AvroSerde.segmentBatch().encode(marker);
     long markerMs = Math.floorDiv(stats.lastTsNs(), 1_000_000L);

@@ -21,7 +21,7 @@ public final class FactMapper {
         .setId(factId(conn, ex))
         .setAgent(conn.agent())
         .setProtocol(conn.protocol())
-        .setVantage("unknown")
+        .setVantage(conn.vantage())
         .setClientIp(IpText.of(conn.clientIp()))
         .setClientPort(conn.clientPort())
         .setServerIp(IpText.of(conn.serverIp()))
@@ -40,7 +40,8 @@ public final class FactMapper {
         .setRequestGap(ex.requestGap())
         .setResponseGap(ex.responseGap())
         .setPairing(ex.pairing().factName())
-        .setDetail(ex.detail());
+        .setDetail(ex.detail())
+        .setRequestSeq(conn.requestSeq(ex.requestOffset()));
     if (ex.hasResponse()) {
       b.setResponseFirstNs(ex.responseFirstNs())
           .setResponseLastNs(ex.responseLastNs())
