@@ -12,6 +12,7 @@ import dev.tapflow.stream.ProcessorApp;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import dev.tapflow.stream.topology.VantageJoinConfig;
+import dev.tapflow.stream.topology.VantageJoinCounters;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -194,6 +195,13 @@ final class LocalCommand implements Callable<Integer> {
       }
       if (!anomalies.isEmpty()) {
         err.println("tapflow: anomalies " + anomalies);
+      }
+      VantageJoinCounters pairs = processor.vantage();
+      if (pairs.pairs() > 0) {
+        err.printf("tapflow: %d vantage pairs (client-side and server-side facts of one request)%n", pairs.pairs());
+        pairs.medianOffsetsNs().forEach((agentPair, offset) -> err.printf(
+            "tapflow: clock offset %s: %.3f ms%s%n", agentPair, offset / 1e6,
+            pairs.skewedAgentPairs().contains(agentPair) ? " (skewed)" : ""));
       }
       err.flush();
       try (Connection c = DriverManager.getConnection(jdbcUrl, jdbcProps)) {
