@@ -683,9 +683,9 @@ public final class FactSink implements Runnable, AutoCloseable {
         log.info("retention {} days: dropped the latency_facts partitions of {}", retentionDays, dropped);
       }
       int[] deleted = FactPartitions.deleteRowsBefore(connection(), firstKept);
-      if (deleted[0] + deleted[1] > 0) {
-        log.info("retention {} days: deleted {} latency windows and {} capture reports before {}", retentionDays,
-            deleted[0], deleted[1], firstKept);
+      if (deleted[0] + deleted[1] + deleted[2] > 0) {
+        log.info("retention {} days: deleted {} latency windows, {} capture reports and {} vantage pairs before {}",
+            retentionDays, deleted[0], deleted[1], deleted[2], firstKept);
       }
     } catch (SQLException e) {
       closeConnection();

@@ -173,23 +173,37 @@ public final class LatencyReport {
           FROM latency_facts
          WHERE latency_ns IS NOT NULL""");
     List<Object> params = new ArrayList<>();
+    filter(sql, params, f, "latency_ns");
+    condition(sql, params, " AND agent = ?", f.agent());
+    return query(connection, sql.append(" ORDER BY latency_ns DESC, id LIMIT ?"), params, f.limit(),
+        LatencyReport::slowRequest);
+  }
+
+  /** The conditions of {@code f} both tables share ({@code latency} names the latency column {@code minLatencyNs} bounds). */
+  private static void filter(StringBuilder sql, List<Object> params, SlowFilter f, String latency) {
     condition(sql, params, " AND ts >= ?", f.from() == null ? null : java.sql.Timestamp.from(f.from()));
     condition(sql, params, " AND ts < ?", f.to() == null ? null : java.sql.Timestamp.from(f.to()));
     condition(sql, params, " AND server_ip = ?", f.serverIp());
     condition(sql, params, " AND server_port = ?", f.serverPort());
     condition(sql, params, " AND command = ?", f.command());
-    condition(sql, params, " AND latency_ns >= ?", f.minLatencyNs());
-    condition(sql, params, " AND agent = ?", f.agent());
-    sql.append(" ORDER BY latency_ns DESC, id LIMIT ?");
-    params.add(f.limit());
-    List<SlowRequest> out = new ArrayList<>();
+    condition(sql, params, " AND " + latency + " >= ?", f.minLatencyNs());
+  }
+
+  private interface RowReader<T> {
+    T read(ResultSet rs) throws SQLException;
+  }
+
+  private static <T> List<T> query(Connection connection, StringBuilder sql, List<Object> params, int limit,
+      RowReader<T> reader) throws SQLException {
+    params.add(limit);
+    List<T> out = new ArrayList<>();
     try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
       for (int i = 0; i < params.size(); i++) {
         ps.setObject(i + 1, params.get(i));
       }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          out.add(slowRequest(rs));
+          out.add(reader.read(rs));
         }
       }
     }
@@ -221,33 +235,16 @@ public final class LatencyReport {
           FROM vantage_pairs
          WHERE true""");
     List<Object> params = new ArrayList<>();
-    condition(sql, params, " AND ts >= ?", f.from() == null ? null : java.sql.Timestamp.from(f.from()));
-    condition(sql, params, " AND ts < ?", f.to() == null ? null : java.sql.Timestamp.from(f.to()));
-    condition(sql, params, " AND server_ip = ?", f.serverIp());
-    condition(sql, params, " AND server_port = ?", f.serverPort());
-    condition(sql, params, " AND command = ?", f.command());
-    condition(sql, params, " AND client_latency_ns >= ?", f.minLatencyNs());
+    filter(sql, params, f, "client_latency_ns");
     if (f.agent() != null) {
       sql.append(" AND (client_agent = ? OR server_agent = ?)");
       params.add(f.agent());
       params.add(f.agent());
     }
-    sql.append(" ORDER BY client_latency_ns DESC, id LIMIT ?");
-    params.add(f.limit());
-    List<SplitRequest> out = new ArrayList<>();
-    try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
-      for (int i = 0; i < params.size(); i++) {
-        ps.setObject(i + 1, params.get(i));
-      }
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(new SplitRequest(Instant.ofEpochSecond(0, rs.getLong(1)), rs.getString(2), rs.getInt(3),
-              rs.getString(4), rs.getInt(5), rs.getString(6), rs.getString(7), rs.getLong(8) / 1e6,
-              rs.getLong(9) / 1e6, rs.getLong(10) / 1e6, rs.getString(11), rs.getString(12)));
-        }
-      }
-    }
-    return out;
+    return query(connection, sql.append(" ORDER BY client_latency_ns DESC, id LIMIT ?"), params, f.limit(),
+        rs -> new SplitRequest(Instant.ofEpochSecond(0, rs.getLong(1)), rs.getString(2), rs.getInt(3),
+            rs.getString(4), rs.getInt(5), rs.getString(6), rs.getString(7), rs.getLong(8) / 1e6,
+            rs.getLong(9) / 1e6, rs.getLong(10) / 1e6, rs.getString(11), rs.getString(12)));
   }
 
   /** The split table, as {@code tapflow slow --split} prints it. */

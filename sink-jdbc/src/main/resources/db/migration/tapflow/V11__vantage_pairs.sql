@@ -86,3 +86,8 @@ SELECT p.client_agent, p.server_agent, count(*) AS pairs,
   JOIN est e USING (client_agent, server_agent)
   CROSS JOIN settings s
  GROUP BY p.client_agent, p.server_agent, e.offset_ns, s.threshold_ns, s.min_pairs;
+
+-- LatencyFact.request_seq: the absolute TCP sequence number of the request's first byte (the
+-- vantage join's key; null on UDP and for facts stored before it existed).
+ALTER TABLE latency_facts ADD COLUMN request_seq bigint;
+COMMENT ON COLUMN latency_facts.request_seq IS 'TCP: absolute sequence number of the request''s first byte, the same at every capture point of the connection; null on UDP';

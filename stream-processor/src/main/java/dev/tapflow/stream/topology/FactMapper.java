@@ -74,12 +74,7 @@ public final class FactMapper {
    * (reprocessing a time range, a retry after a crash) gets the same id, wherever processing started.
    */
   static String factId(Flow conn, Exchange ex) {
-    MessageDigest sha;
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
+    MessageDigest sha = sha256();
     sha.update(conn.agent().getBytes(StandardCharsets.UTF_8));
     sha.update((byte) 0);
     sha.update(conn.clientIp());
@@ -88,6 +83,19 @@ public final class FactMapper {
     putInt(sha, conn.serverPort());
     putLong(sha, conn.requestPosition(ex.requestOffset()));
     putLong(sha, ex.requestFirstNs());
+    return first128Hex(sha);
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+
+  /** The digest's first 128 bits as 32 hex digits: the form of fact and pair ids. */
+  static String first128Hex(MessageDigest sha) {
     byte[] d = sha.digest();
     char[] out = new char[32];
     for (int i = 0; i < 16; i++) {

@@ -6,7 +6,6 @@ import dev.tapflow.schemas.Status;
 import dev.tapflow.schemas.VantagePair;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
@@ -152,15 +151,10 @@ public final class VantageJoin {
 
   /** The first 128 bits of SHA-256 over both fact ids, hex. */
   static String pairId(String clientFactId, String serverFactId) {
-    MessageDigest sha;
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
+    MessageDigest sha = FactMapper.sha256();
     sha.update(clientFactId.getBytes(StandardCharsets.UTF_8));
     sha.update((byte) 0);
     sha.update(serverFactId.getBytes(StandardCharsets.UTF_8));
-    return java.util.HexFormat.of().formatHex(sha.digest(), 0, 16);
+    return FactMapper.first128Hex(sha);
   }
 }

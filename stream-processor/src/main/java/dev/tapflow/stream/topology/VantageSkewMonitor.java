@@ -62,8 +62,8 @@ final class VantageSkewMonitor implements FixedKeyProcessor<String, VantagePair,
       if (skewed != r.skewed) {
         r.skewed = skewed;
         if (skewed) {
-          LOG.warn("vantage: clock of agent {} is {} ms {} agent {}'s (median offset of the last {} pairs; {} of {}"
-              + " pairs break causality on the raw clocks); threshold {} ms", p.getServerAgent(),
+          LOG.warn("vantage: clock of agent {} is {} ms {} agent {}'s (estimated from the quickest quarter of the"
+              + " last {} pairs; {} of {} pairs break causality on the raw clocks); threshold {} ms", p.getServerAgent(),
               String.format("%.3f", Math.abs(median) / 1e6), median > 0 ? "ahead of" : "behind",
               p.getClientAgent(), r.n, r.violations, r.count, config.skewThreshold().toNanos() / 1e6);
         } else {
