@@ -366,13 +366,32 @@ done
 
 echo
 if [ "$(sql "SELECT to_regclass('vantage_pairs') IS NOT NULL")" = "t" ]; then
-  sql "SELECT count(*), count(*) FILTER (WHERE client_latency_ns < server_latency_ns) FROM vantage_pairs" >"$work/vantage.tsv"
-  read -r pairs bad <"$work/vantage.tsv"
-  echo "vantage_pairs: $pairs pairs, $bad with client-side latency < server-side"
-  [ "$pairs" -gt 0 ] || fail "vantage_pairs is empty"
+  # one pair per request the servers counted, each seen at the client's host and the server's
+  for _ in $(seq 1 120); do
+    [ "$(sql "SELECT count(*) FROM vantage_pairs")" -ge "$(awk -F'\t' '{ n += $3 } END { print n + 0 }' "$work/truth.tsv")" ] && break
+    sleep 1
+  done
+  sql "SELECT count(*), count(*) FILTER (WHERE client_latency_ns < server_latency_ns),
+         count(*) FILTER (WHERE network_ns < 0) FROM vantage_pairs" >"$work/vantage.tsv"
+  read -r pairs bad negative <"$work/vantage.tsv"
+  requests=$(awk -F'\t' '{ n += $3 } END { print n + 0 }' "$work/truth.tsv")
+  echo "vantage_pairs: $pairs pairs for $requests requests the servers counted; $bad with client-side latency < server-side"
+  [ "$pairs" = "$requests" ] || fail "vantage_pairs: $pairs pairs, the servers counted $requests requests"
   [ "$bad" = 0 ] || fail "$bad pairs with client-side latency < server-side"
-  sql "SELECT client_agent, server_agent, count(*), round(avg(clock_offset_ns) / 1e6, 3)
-       FROM vantage_pairs GROUP BY 1, 2 ORDER BY 1, 2" | sed 's/^/  clock offset ms by agents: /'
+  echo "Clock skew by agent pair (vantage_clock_skew; h$skew_host's agent ran with --clock-offset-ms $skew_ms)"
+  sql "SELECT client_agent, server_agent, pairs, round(offset_ms::numeric, 3), causality_violations, skewed
+       FROM vantage_clock_skew ORDER BY 1, 2" >"$work/skew.tsv"
+  printf '  %-16s %-16s %8s %12s %10s %8s\n' CLIENT SERVER PAIRS "OFFSET MS" VIOLATIONS SKEWED
+  while IFS=$'\t' read -r ca sa n off viol skewed; do
+    printf '  %-16s %-16s %8s %12s %10s %8s\n' "$ca" "$sa" "$n" "$off" "$viol" "$skewed"
+    if [ "$ca" = "$(ns_of "$skew_host")" ] && ((skew_ms != 0)); then
+      [ "$skewed" = t ] || fail "$ca's clock is $skew_ms ms off and vantage_clock_skew does not flag it"
+      awk -v o="$off" -v k="$skew_ms" 'BEGIN { d = o + k; exit !(d < 5 && d > -5) }' \
+        || fail "$ca -> $sa: estimated offset $off ms, the agent's clock was $skew_ms ms off"
+    else
+      [ "$skewed" = f ] || fail "$ca -> $sa flagged skewed, but only h$skew_host's clock was off"
+    fi
+  done <"$work/skew.tsv"
 else
   echo "vantage_pairs: no such table (the vantage join is not in this build): not checked"
 fi

@@ -19,6 +19,9 @@ import picocli.CommandLine.Option;
 /** Live capture options, shared by {@code tapflow capture} and {@code tapflow local -i}. */
 final class LiveOptions {
 
+  @picocli.CommandLine.Mixin
+  VantageOptions.Side vantage = new VantageOptions.Side();
+
   @Option(names = {"-i", "--interface"}, paramLabel = "IFACE", split = "\\s+", // a list in one value: config file, env
       description = "Capture on this interface (repeatable: -i eth0 -i lo). Linux; needs CAP_NET_RAW.")
   List<String> interfaces = new ArrayList<>();
@@ -138,7 +141,8 @@ final class LiveOptions {
         (int) buffer, (int) block.toMillis(), promiscuous, stats,
         LiveCapture.Settings.agentBatching().withMaxBatchDelayNs(delay.toNanos()),
         IpFragmentReassembler.Options.defaults(),
-        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC)
+        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC,
+        vantage.setting())
         .withClockOffsetNs(Math.multiplyExact(clockOffsetMs, 1_000_000L));
   }
 

@@ -26,6 +26,9 @@ final class ProcessCommand implements Callable<Integer> {
   @Mixin
   MetricsOptions metrics;
 
+  @Mixin
+  VantageOptions.Join vantageJoin;
+
   @Option(names = "--app-id", defaultValue = ProcessorApp.DEFAULT_APPLICATION_ID,
       description = "Kafka Streams application id. Default: ${DEFAULT-VALUE}.")
   String appId;
@@ -52,8 +55,8 @@ final class ProcessCommand implements Callable<Integer> {
       }
     }));
     try (MetricsEndpoint m = metrics.start("process");
-        ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), kafka.requireBootstrap(),
-            appId, stateDir, kafka.clientProperties())) {
+        ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), vantageJoin.config(),
+            kafka.requireBootstrap(), appId, stateDir, kafka.clientProperties())) {
       m.bindProcessor(app);
       app.onStopped(stop::countDown);
       app.start();

@@ -53,10 +53,10 @@ final class Topics {
     return Math.max(1, Math.min(replicationFactor - 1, 2));
   }
 
-  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports, dead letters. */
+  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports, dead letters, vantage pairs. */
   static List<String> all(ProcessorConfig config, LatencyWindowConfig windows) {
     return List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic(),
-        LiveCapture.STATS_TOPIC, DeadLetters.TOPIC);
+        LiveCapture.STATS_TOPIC, DeadLetters.TOPIC, dev.tapflow.stream.topology.VantageJoinConfig.TOPIC);
   }
 
   /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */
