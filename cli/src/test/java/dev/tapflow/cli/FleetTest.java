@@ -23,7 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the server host each equal what the server counted itself (Redis INFO commandstats read over
  * its unix socket, memcached stats deltas read over the server host's loopback — neither
  * crosses a captured interface); every fact id once in tapflow.facts.v1 (read committed) and in
- * PostgreSQL; every agent's final report with no drop; the processors really scaled.
+ * PostgreSQL; every agent's final report with no drop; the processors really scaled; and, when the
+ * vantage join is in the build, one vantage pair per request with the client host's clock, set
+ * 250 ms off by the agent's test option {@code --clock-offset-ms}, flagged in vantage_clock_skew.
  */
 class FleetTest {
   private static final Path SCRIPT = Path.of("..", "bench", "fleet.sh").toAbsolutePath().normalize();
@@ -41,7 +43,7 @@ class FleetTest {
       assumeTrue(LiveCaptureTruthTest.onPath(tool), tool + " is not installed (scripts/test.sh installs it)");
     }
     ProcessBuilder pb = new ProcessBuilder("bash", SCRIPT.toString(), "--hosts", "3", "--processors", "2",
-        "--duration", "24", "--rounds-per-client", "8", "--requests-per-round", "100", "--skew-ms", "0",
+        "--duration", "20", "--rounds-per-client", "6", "--requests-per-round", "100", "--skew-ms", "250",
         "--work", work.toString())
         .redirectErrorStream(true).redirectOutput(work.resolve("fleet.out").toFile());
     pb.environment().put("FLEET_CLASSPATH", System.getProperty("java.class.path"));
@@ -90,6 +92,21 @@ class FleetTest {
       assertEquals("0", f[2], "kernel drops: " + line);
       assertEquals(f[4], f[5], "every segment published: " + line);
       assertEquals(f[1], f[8], "capture_health adds up to the final report: " + line);
+    }
+
+    // with the vantage join in the build: one pair per request, and the client host given a clock
+    // 250 ms off (h3, --clock-offset-ms) flagged skewed against both servers, at about -250 ms
+    if (Files.exists(work.resolve("vantage.tsv"))) {
+      String[] v = Files.readString(work.resolve("vantage.tsv")).strip().split("\t");
+      assertEquals(truth.values().stream().mapToLong(Long::longValue).sum(), Long.parseLong(v[0]), "pairs");
+      assertEquals("0", v[1], "pairs with client-side latency < server-side");
+      List<String> skew = Files.readAllLines(work.resolve("skew.tsv"));
+      assertEquals(2, skew.size(), "h3 against the Redis host and the memcached host: " + skew);
+      for (String line : skew) {
+        String[] f = line.split("\t"); // client_agent server_agent pairs offset_ms violations skewed
+        assertTrue(f[0].endsWith("-h3") && f[5].equals("t"), "h3's clock flagged: " + line);
+        assertTrue(Math.abs(Double.parseDouble(f[3]) + 250) < 5, "offset about -250 ms: " + line);
+      }
     }
 
     List<String> scale = Files.readAllLines(work.resolve("scale.log"));

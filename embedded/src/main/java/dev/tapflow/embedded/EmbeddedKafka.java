@@ -207,7 +207,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     return "EmbeddedKafka[" + bootstrapServers() + ", " + directory + "]";
   }
 
-  private static void shutdownQuietly(KafkaRaftServer s) {
+  static void shutdownQuietly(KafkaRaftServer s) {
     try {
       s.shutdown();
       s.awaitShutdown();
@@ -281,21 +281,32 @@ public final class EmbeddedKafka implements AutoCloseable {
   }
 
   private void format(Path configFile) {
-    String newClusterId = Uuid.randomUuid().toString();
+    String output = format(configFile, Uuid.randomUuid().toString(), "--standalone");
+    log.debug("formatted {}: {}", directory, output);
+  }
+
+  /**
+   * {@code kafka-storage format -t CLUSTER_ID -c CONFIG_FILE [extra...]} on the node whose
+   * configuration is {@code configFile}; returns what the tool printed.
+   */
+  static String format(Path configFile, String clusterId, String... extra) {
+    List<String> args = new ArrayList<>(List.of("format", "-t", clusterId, "-c", configFile.toString()));
+    args.addAll(List.of(extra));
     ByteArrayOutputStream buffer = new ByteArrayOutputStream();
     int rc;
     try (PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
-      rc = StorageTool.execute(new String[] {
-          "format", "-t", newClusterId, "-c", configFile.toString(), "--standalone"}, out);
+      rc = StorageTool.execute(args.toArray(String[]::new), out);
     } catch (RuntimeException e) {
-      throw new IllegalStateException("kafka-storage format of " + directory + " failed: " + e.getMessage(), e);
+      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed: "
+          + e.getMessage(), e);
     }
     if (rc != 0) {
-      throw new IllegalStateException("kafka-storage format of " + directory + " failed (exit " + rc + "): "
-          + buffer.toString(StandardCharsets.UTF_8).strip());
+      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed (exit " + rc
+          + "): " + buffer.toString(StandardCharsets.UTF_8).strip());
     }
-    log.debug("formatted {}: {}", directory, buffer.toString(StandardCharsets.UTF_8).strip());
+    return buffer.toString(StandardCharsets.UTF_8).strip();
   }
+
 
   private static String readClusterId(Path logDir) throws IOException {
     Properties meta = new Properties();

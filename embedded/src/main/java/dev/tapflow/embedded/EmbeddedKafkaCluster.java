@@ -1,8 +1,6 @@
 package dev.tapflow.embedded;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
-import kafka.tools.StorageTool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.Uuid;
@@ -73,7 +70,7 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
         try (Writer w = Files.newBufferedWriter(configFile, StandardCharsets.UTF_8)) {
           configs[i].store(w, "written by tapflow EmbeddedKafkaCluster");
         }
-        format(configFile);
+        EmbeddedKafka.format(configFile, clusterId);
       }
     } catch (IOException e) {
       throw new UncheckedIOException("Kafka cluster directory " + directory + ": " + e.getMessage(), e);
@@ -155,7 +152,7 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
     }
     servers[nodeId - 1] = null;
     long t0 = System.nanoTime();
-    shutdownQuietly(s);
+    EmbeddedKafka.shutdownQuietly(s);
     log.info("Kafka node {} stopped in {} ms", nodeId, (System.nanoTime() - t0) / 1_000_000);
   }
 
@@ -176,7 +173,7 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
       synchronized (this) {
         servers[nodeId - 1] = null;
       }
-      shutdownQuietly(s);
+      EmbeddedKafka.shutdownQuietly(s);
       throw new IllegalStateException("Kafka node " + nodeId + " did not start: " + e.getMessage(), e);
     }
   }
@@ -224,7 +221,7 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
       KafkaRaftServer s = servers[i];
       servers[i] = null;
       if (s != null) {
-        Thread t = new Thread(() -> shutdownQuietly(s), "kafka-node-" + (i + 1) + "-shutdown");
+        Thread t = new Thread(() -> EmbeddedKafka.shutdownQuietly(s), "kafka-node-" + (i + 1) + "-shutdown");
         t.start();
         stopping.add(t);
       }
@@ -271,29 +268,5 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
     // is made preferred leader again only when asked (Admin.electLeaders), so tests decide
     p.setProperty("auto.leader.rebalance.enable", "false");
     return p;
-  }
-
-  private void format(Path configFile) {
-    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-    int rc;
-    try (PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
-      rc = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c", configFile.toString()}, out);
-    } catch (RuntimeException e) {
-      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed: "
-          + e.getMessage(), e);
-    }
-    if (rc != 0) {
-      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed (exit " + rc
-          + "): " + buffer.toString(StandardCharsets.UTF_8).strip());
-    }
-  }
-
-  private static void shutdownQuietly(KafkaRaftServer s) {
-    try {
-      s.shutdown();
-      s.awaitShutdown();
-    } catch (RuntimeException e) {
-      log.warn("Kafka node shutdown: {}", e.toString());
-    }
   }
 }
