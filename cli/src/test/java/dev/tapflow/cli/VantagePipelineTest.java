@@ -100,13 +100,13 @@ class VantagePipelineTest {
     // tapflow slow --split: the slowest by client-side latency, against the table itself
     CliRun slow = CliRun.of("slow", "--home", home.resolve("tapflow").toString(), "--split", "--limit", "3");
     assertEquals(0, slow.rc(), slow.err());
-    assertEquals(3 + 1, slow.out().strip().lines().count(), slow.out());
+    assertEquals(2 + 3, slow.out().strip().lines().count(), "header, rule, 3 rows: " + slow.out());
     try (EmbeddedPostgres pg = EmbeddedPostgres.start(home.resolve("tapflow").resolve("postgres"));
         Connection c = pg.connect(); Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT client_latency_ns, server_latency_ns FROM vantage_pairs"
             + " ORDER BY client_latency_ns DESC, id LIMIT 1")) {
       rs.next();
-      String first = slow.out().strip().lines().skip(1).findFirst().orElseThrow();
+      String first = slow.out().strip().lines().skip(2).findFirst().orElseThrow();
       assertTrue(first.contains(String.format(java.util.Locale.ROOT, "%.3f", rs.getLong(1) / 1e6)), first);
       assertTrue(first.contains(String.format(java.util.Locale.ROOT, "%.3f", rs.getLong(2) / 1e6)), first);
     }

@@ -70,9 +70,9 @@ WITH q AS (
          (SELECT value::bigint FROM tapflow_settings WHERE name = 'clock_skew_min_pairs') AS min_pairs
 )
 SELECT p.client_agent, p.server_agent, count(*) AS pairs,
-       e.offset_ns / 1e6 AS offset_ms,
-       (percentile_disc(0.5) WITHIN GROUP (ORDER BY p.clock_offset_ns)) / 1e6 AS median_offset_all_ms,
-       min(p.clock_offset_ns) / 1e6 AS min_offset_ms, max(p.clock_offset_ns) / 1e6 AS max_offset_ms,
+       round(e.offset_ns / 1e6, 3) AS offset_ms,
+       round((percentile_disc(0.5) WITHIN GROUP (ORDER BY p.clock_offset_ns)) / 1e6, 3) AS median_offset_all_ms,
+       round(min(p.clock_offset_ns) / 1e6, 3) AS min_offset_ms, round(max(p.clock_offset_ns) / 1e6, 3) AS max_offset_ms,
        count(*) FILTER (WHERE p.server_request_last_ns < p.client_request_last_ns
                            OR p.server_response_first_ns > p.client_response_first_ns) AS causality_violations,
        count(*) FILTER (WHERE p.server_request_last_ns - e.offset_ns < p.client_request_last_ns
