@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-# docker-compose: deploy/ checks docker/compose.yaml with it; systemd: systemd-analyze verify of the unit
-for p in libpcap0.8 tcpdump redis-server redis-tools memcached libmemcached-tools docker-compose systemd; do
+# docker-compose: deploy/ checks docker/compose.yaml with it; systemd: systemd-analyze verify of the unit;
+# iproute2: FleetTest (bench/fleet.sh) makes its hosts as network namespaces
+for p in libpcap0.8 tcpdump redis-server redis-tools memcached libmemcached-tools docker-compose systemd iproute2; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)

@@ -2,6 +2,7 @@ package dev.tapflow.capture;
 
 import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.VantageSetting;
 
 /**
  * Receives the {@code SegmentBatch}es of a capture, on the reading thread, in emission order.
@@ -25,6 +26,28 @@ public interface BatchListener {
    * {@code lastTsNs} is the capture time of its last packet (0 when it had none).
    */
   default void onEndOfCapture(String agent, long lastTsNs) {}
+
+  /**
+   * {@code listener} with every batch labelled with the agent's {@code --vantage} (AUTO: unchanged):
+   * which side of its connections the capture point is on, as the operator says.
+   */
+  static BatchListener withVantage(BatchListener listener, VantageSetting vantage) {
+    if (vantage == VantageSetting.AUTO) {
+      return listener;
+    }
+    return new BatchListener() {
+      @Override
+      public void onBatch(ConnectionKey key, SegmentBatch batch) {
+        batch.setVantage(vantage);
+        listener.onBatch(key, batch);
+      }
+
+      @Override
+      public void onEndOfCapture(String agent, long lastTsNs) {
+        listener.onEndOfCapture(agent, lastTsNs);
+      }
+    };
+  }
 
   /** The record timestamp of a batch: its first segment's capture time in ms. */
   static long timestampMs(SegmentBatch batch) {

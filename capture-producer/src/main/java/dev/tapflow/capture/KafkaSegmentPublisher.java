@@ -136,6 +136,8 @@ public final class KafkaSegmentPublisher implements BatchListener, AutoCloseable
       marker.setSegments(List.of());
       marker.setEndOfCapture(true);
       marker.setEndTsNs(lastTsNs);
+      marker.setVantage(dev.tapflow.schemas.VantageSetting.AUTO);
+      marker.setLocalEndpoints(0);
       send(new ProducerRecord<>(topic, pi.partition(), tsMs, key, marker));
     }
     return partitions.size();

@@ -3,6 +3,7 @@ package dev.tapflow.capture;
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.VantageSetting;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -21,7 +22,8 @@ import java.util.Objects;
  * <pre>
  *   C3 01, schema fingerprint (8 bytes)        copied from AvroSerde's own output
  *   segments: count (long), the segments, 0    one array block
- *   end_of_capture false (1 byte 00), end_ts_ns 0 (1 byte 00)
+ *   end_of_capture false (1 byte 00), end_ts_ns 0 (1 byte 00),
+ *   vantage (the agent's setting, 1 byte), local_endpoints (which endpoints are this host's, 1 byte)
  * each segment: ts_ns, a_to_b, seq, ack, flags, window, payload (length + bytes), payload_len, wire_len, packet_no
  * </pre>
  * An open batch holds only the segments' bytes; the count is known at the flush, when the
@@ -73,12 +75,24 @@ public final class SegmentBatchEncoder implements SegmentBatcher.SegmentSink<Seg
   }
 
   private final Listener listener;
+  private final int vantage;
+  private final LocalAddresses local;
   private final ArrayDeque<OpenBatch> pool = new ArrayDeque<>();
   private String agent;
   private byte[] agentUtf8;
 
   public SegmentBatchEncoder(Listener listener) {
+    this(listener, VantageSetting.AUTO, LocalAddresses.none());
+  }
+
+  /**
+   * @param vantage the agent's --vantage, written on every batch
+   * @param local the capturing host's addresses: each batch says which of its connection's endpoints are local
+   */
+  public SegmentBatchEncoder(Listener listener, VantageSetting vantage, LocalAddresses local) {
     this.listener = Objects.requireNonNull(listener, "listener");
+    this.vantage = vantage.ordinal();
+    this.local = Objects.requireNonNull(local, "local");
   }
 
   @Override
@@ -127,7 +141,7 @@ public final class SegmentBatchEncoder implements SegmentBatcher.SegmentSink<Seg
   @Override
   public void flush(ConnectionKey key, OpenBatch b, int segments) {
     OpenBatch v = new OpenBatch();
-    v.buf = new byte[VALUE_HEADER.length + varintSize(segments) + b.len + 3];
+    v.buf = new byte[VALUE_HEADER.length + varintSize(segments) + b.len + 5];
     System.arraycopy(VALUE_HEADER, 0, v.buf, 0, VALUE_HEADER.length);
     v.len = VALUE_HEADER.length;
     v.writeLong(segments);
@@ -136,6 +150,8 @@ public final class SegmentBatchEncoder implements SegmentBatcher.SegmentSink<Seg
     v.buf[v.len++] = 0; // end of the array
     v.buf[v.len++] = 0; // end_of_capture = false
     v.buf[v.len++] = 0; // end_ts_ns = 0
+    v.writeLong(vantage); // an enum is its index as an int: one byte for 0..2
+    v.writeLong(local.endpoints(key)); // 0..3: one byte
     byte[] value = v.buf;
     long tsMs = Math.floorDiv(b.firstTsNs, 1_000_000L);
     int payload = b.payloadBytes;
@@ -198,6 +214,8 @@ public final class SegmentBatchEncoder implements SegmentBatcher.SegmentSink<Seg
     b.setSegments(List.of());
     b.setEndOfCapture(false);
     b.setEndTsNs(0L);
+    b.setVantage(VantageSetting.AUTO);
+    b.setLocalEndpoints(0);
     return b;
   }
 

@@ -158,6 +158,8 @@ public final class SegmentBatcher {
       batch.setSegments(segments);
       batch.setEndOfCapture(false);
       batch.setEndTsNs(0L);
+      batch.setVantage(dev.tapflow.schemas.VantageSetting.AUTO);
+      batch.setLocalEndpoints(0);
       listener.onBatch(key, batch);
     }
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.ConnectionKey;
 import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.VantageSetting;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -123,6 +124,30 @@ class SegmentBatchEncoderTest {
       }
     } finally {
       Files.delete(file);
+    }
+  }
+
+  /** The agent's --vantage and which endpoints are its own addresses, on every batch, as AvroSerde reads them. */
+  @Test
+  void vantageAndLocalEndpointsAsAvroSerdeReadsThem() throws Exception {
+    Path file = Path.of("../stream-processor/src/test/resources/pcap/redis/benchmark-plain.pcap");
+    // the server side of the capture: every connection's server endpoint (port 6379's address) is local
+    List<Generic> generic = new ArrayList<>();
+    new CaptureFileImporter().importFile(file, "agent-ü", (k, b) -> generic.add(new Generic(k, b)));
+    ConnectionKey first = generic.get(0).key();
+    byte[] serverAddress = new byte[first.getPortA() < first.getPortB() ? first.getIpA().remaining()
+        : first.getIpB().remaining()];
+    (first.getPortA() < first.getPortB() ? first.getIpA() : first.getIpB()).duplicate().get(serverAddress);
+    LocalAddresses local = LocalAddresses.of(List.of(serverAddress));
+    List<Encoded> encoded = new ArrayList<>();
+    batch(file, SegmentBatcher.Options.defaults(), new SegmentBatchEncoder(
+        (k, v, ts, n, bytes) -> encoded.add(new Encoded(k, v, ts, n, bytes)), VantageSetting.SERVER, local));
+    assertEquals(generic.size(), encoded.size());
+    for (int i = 0; i < generic.size(); i++) {
+      SegmentBatch expected = SegmentBatch.newBuilder(generic.get(i).batch()).setVantage(VantageSetting.SERVER)
+          .setLocalEndpoints(local.endpoints(generic.get(i).key())).build();
+      assertTrue(expected.getLocalEndpoints() != 0, "the server's address is local");
+      assertArrayEquals(AvroSerde.segmentBatch().encode(expected), encoded.get(i).value(), "batch " + i);
     }
   }
 

@@ -38,6 +38,9 @@ final class ImportCommand implements Callable<Integer> {
   @Mixin
   KafkaOptions kafka;
 
+  @Mixin
+  VantageOptions.Side vantage;
+
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -51,7 +54,8 @@ final class ImportCommand implements Callable<Integer> {
     List<CaptureStats> stats;
     try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(kafka.requireBootstrap(), topic, kafka.clientProperties())) {
       try {
-        stats = importAll(files, agentId, publisher, meter);
+        stats = importAll(files, agentId, dev.tapflow.capture.BatchListener.withVantage(publisher,
+            vantage.setting()), meter);
       } finally {
         meter.line.clear();
       }

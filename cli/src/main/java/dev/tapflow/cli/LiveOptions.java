@@ -19,6 +19,9 @@ import picocli.CommandLine.Option;
 /** Live capture options, shared by {@code tapflow capture} and {@code tapflow local -i}. */
 final class LiveOptions {
 
+  @picocli.CommandLine.Mixin
+  VantageOptions.Side vantage = new VantageOptions.Side();
+
   @Option(names = {"-i", "--interface"}, paramLabel = "IFACE", split = "\\s+", // a list in one value: config file, env
       description = "Capture on this interface (repeatable: -i eth0 -i lo). Linux; needs CAP_NET_RAW.")
   List<String> interfaces = new ArrayList<>();
@@ -72,6 +75,11 @@ final class LiveOptions {
   @Option(names = "--duration", paramLabel = "DURATION",
       description = "Stop by itself after this long, as on SIGTERM (for tests and benchmarks).")
   String duration;
+
+  @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0", paramLabel = "MS",
+      description = "For testing only: add MS (may be negative) to every capture time, as if this host's clock were "
+          + "that far off (bench/fleet.sh gives one host a skewed clock this way). Default: 0.")
+  long clockOffsetMs;
 
   boolean enabled() {
     return !interfaces.isEmpty();
@@ -133,7 +141,9 @@ final class LiveOptions {
         (int) buffer, (int) block.toMillis(), promiscuous, stats,
         LiveCapture.Settings.agentBatching().withMaxBatchDelayNs(delay.toNanos()),
         IpFragmentReassembler.Options.defaults(),
-        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC);
+        PipelineOptions.Durations.parse(shutdownTimeout, "--shutdown-timeout"), LiveCapture.STATS_TOPIC,
+        vantage.setting())
+        .withClockOffsetNs(Math.multiplyExact(clockOffsetMs, 1_000_000L));
   }
 
   long backlogBytes() {

@@ -11,6 +11,8 @@ import dev.tapflow.sink.LatencyReport;
 import dev.tapflow.stream.ProcessorApp;
 import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.ProcessorConfig;
+import dev.tapflow.stream.topology.VantageJoinConfig;
+import dev.tapflow.stream.topology.VantageJoinCounters;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,6 +80,9 @@ final class LocalCommand implements Callable<Integer> {
   HistogramOptions histograms;
 
   @Mixin
+  VantageOptions.Join vantageJoin;
+
+  @Mixin
   RetentionOptions retention;
 
   @Mixin
@@ -127,8 +132,10 @@ final class LocalCommand implements Callable<Integer> {
       Map<String, Object> clientProps = kafka.clientProperties();
       Topics.ensure(bootstrap, clientProps, config, windows, partitions);
 
-      ProcessorApp processor = new ProcessorApp(config, windows, bootstrap, ProcessorApp.DEFAULT_APPLICATION_ID,
-          home.resolve("streams"), clientProps);
+      VantageJoinConfig vantage = vantageJoin.config();
+      Topics.ensure(bootstrap, clientProps, List.of(vantage.topic()), partitions);
+      ProcessorApp processor = new ProcessorApp(config, windows, vantage, bootstrap,
+          ProcessorApp.DEFAULT_APPLICATION_ID, home.resolve("streams"), clientProps);
       open.add(0, processor);
       m.bindProcessor(processor);
       processor.start();
@@ -154,7 +161,8 @@ final class LocalCommand implements Callable<Integer> {
         err.printf("tapflow: captured %d packets in %d ms%n", packets, (System.nanoTime() - tImport) / 1_000_000);
       } else {
         try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(bootstrap, config.segmentsTopic(), clientProps)) {
-          List<dev.tapflow.capture.CaptureStats> stats = ImportCommand.importAll(files, agentId, publisher);
+          List<dev.tapflow.capture.CaptureStats> stats = ImportCommand.importAll(files, agentId,
+              dev.tapflow.capture.BatchListener.withVantage(publisher, live.vantage.setting()));
           publisher.flush();
           for (int i = 0; i < files.size(); i++) {
             packets += stats.get(i).packets();
@@ -187,6 +195,13 @@ final class LocalCommand implements Callable<Integer> {
       }
       if (!anomalies.isEmpty()) {
         err.println("tapflow: anomalies " + anomalies);
+      }
+      VantageJoinCounters pairs = processor.vantage();
+      if (pairs.pairs() > 0) {
+        err.printf("tapflow: %d vantage pairs (client-side and server-side facts of one request)%n", pairs.pairs());
+        pairs.medianOffsetsNs().forEach((agentPair, offset) -> err.printf(
+            "tapflow: clock offset %s: %.3f ms%s%n", agentPair, offset / 1e6,
+            pairs.skewedAgentPairs().contains(agentPair) ? " (skewed)" : ""));
       }
       err.flush();
       try (Connection c = DriverManager.getConnection(jdbcUrl, jdbcProps)) {

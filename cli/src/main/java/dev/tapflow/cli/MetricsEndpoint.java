@@ -170,6 +170,29 @@ final class MetricsEndpoint implements AutoCloseable {
         .description("latency window parts published").register(registry);
     Gauge.builder("tapflow.processor.running", app, a -> a.streams().state() == KafkaStreams.State.RUNNING ? 1 : 0)
         .description("1 while Kafka Streams is RUNNING (0 while rebalancing, restoring, stopped)").register(registry);
+    dev.tapflow.stream.topology.VantageJoinCounters vantage = app.vantage();
+    FunctionCounter.builder("tapflow.processor.vantage.pairs", vantage,
+            dev.tapflow.stream.topology.VantageJoinCounters::pairs)
+        .description("vantage pairs published (one request seen on the client's and the server's host)")
+        .register(registry);
+    FunctionCounter.builder("tapflow.processor.vantage.causality.violations", vantage,
+            dev.tapflow.stream.topology.VantageJoinCounters::causalityViolations)
+        .description("vantage pairs whose raw times are impossible: the agents' clocks differ by more than the one-way"
+            + " delay").register(registry);
+    Gauge.builder("tapflow.processor.vantage.skewed.agent.pairs", vantage, v -> v.skewedAgentPairs().size())
+        .description("agent pairs whose estimated clock offset is beyond --clock-skew-threshold").register(registry);
+    Set<String> agentPairs = ConcurrentHashMap.newKeySet();
+    beforeScrape.add(() -> {
+      for (String pair : vantage.medianOffsetsNs().keySet()) {
+        if (agentPairs.add(pair)) {
+          String[] ab = pair.split(" -> ", 2);
+          Gauge.builder("tapflow.processor.vantage.clock.offset.seconds", vantage,
+                  v -> v.medianOffsetsNs().getOrDefault(pair, 0L) / 1e9)
+              .tag("client_agent", ab[0]).tag("server_agent", ab.length > 1 ? ab[1] : "")
+              .description("estimated clock offset, server agent minus client agent").register(registry);
+        }
+      }
+    });
     Set<String> seen = ConcurrentHashMap.newKeySet();
     Runnable anomalies = () -> {
       for (String anomaly : engine.anomalyCounts().keySet()) {

@@ -26,6 +26,9 @@ final class ProcessCommand implements Callable<Integer> {
   @Mixin
   MetricsOptions metrics;
 
+  @Mixin
+  VantageOptions.Join vantageJoin;
+
   @Option(names = "--app-id", defaultValue = ProcessorApp.DEFAULT_APPLICATION_ID,
       description = "Kafka Streams application id. Default: ${DEFAULT-VALUE}.")
   String appId;
@@ -33,6 +36,9 @@ final class ProcessCommand implements Callable<Integer> {
   @Option(names = "--state-dir", defaultValue = "${sys:user.home}/.tapflow/streams",
       description = "Local state directory. Default: ${DEFAULT-VALUE}.")
   Path stateDir;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws InterruptedException {
@@ -49,12 +55,24 @@ final class ProcessCommand implements Callable<Integer> {
       }
     }));
     try (MetricsEndpoint m = metrics.start("process");
-        ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), kafka.requireBootstrap(),
-            appId, stateDir, kafka.clientProperties())) {
+        ProcessorApp app = new ProcessorApp(pipeline.processorConfig(), histograms.config(), vantageJoin.config(),
+            kafka.requireBootstrap(), appId, stateDir, kafka.clientProperties())) {
       m.bindProcessor(app);
       app.onStopped(stop::countDown);
       app.start();
-      stop.await();
+      // one line whenever this instance's tasks change (scale-up, scale-down, a rebalance), and a
+      // last one at the end: how the work spread over the instances of an application id
+      String shown = "";
+      while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+        String now = app.assignment();
+        if (!now.equals(shown) && app.streams().state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING) {
+          shown = now;
+          spec.commandLine().getErr().printf("tapflow: process %s processed=%d%n", now, app.processedRecords());
+          spec.commandLine().getErr().flush();
+        }
+      }
+      spec.commandLine().getErr().printf("tapflow: process final %s processed=%d%n", shown, app.processedRecords());
+      spec.commandLine().getErr().flush();
       if (app.failure() != null) {
         throw new UserError("stream processing failed: " + UserError.message(app.failure()), app.failure());
       }

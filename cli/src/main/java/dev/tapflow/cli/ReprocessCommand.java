@@ -164,7 +164,9 @@ final class ReprocessCommand implements Callable<Integer> {
     consumer.put("bootstrap.servers", bootstrap);
     consumer.putIfAbsent("group.id", "tapflow-reprocess-sink." + names.facts());
     try (dev.tapflow.sink.FactSink sink = dev.tapflow.sink.FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties())
-        .topic(names.facts()).latencyWindowsTopic(names.windows()).build().start()) {
+        .topic(names.facts()).latencyWindowsTopic(names.windows())
+        .vantagePairsTopic(names.facts().equals(dev.tapflow.sink.FactSink.DEFAULT_TOPIC)
+            ? dev.tapflow.sink.FactSink.DEFAULT_VANTAGE_PAIRS_TOPIC : null).build().start()) {
       if (!sink.awaitCaughtUp(wait)) {
         throw new UserError("the sink did not store the output within " + storeTimeout + ": " + sink.status());
       }

@@ -33,6 +33,11 @@ final class SinkCommand implements Callable<Integer> {
       description = "Latency windows topic to read. Default: ${DEFAULT-VALUE}.")
   String windowsTopic;
 
+  @Option(names = "--vantage-pairs-topic", paramLabel = "TOPIC",
+      description = "Vantage pairs topic to read into vantage_pairs. Default: " + FactSink.DEFAULT_VANTAGE_PAIRS_TOPIC
+          + " with the default facts topic, else none.")
+  String pairsTopic;
+
   @Option(names = "--group-id", paramLabel = "ID",
       description = "Consumer group (and the key of its positions in sink_offsets). Default: "
           + FactSink.DEFAULT_GROUP_ID + " for the default topics, else " + FactSink.DEFAULT_GROUP_ID + ".TOPIC.")
@@ -58,6 +63,8 @@ final class SinkCommand implements Callable<Integer> {
     try (MetricsEndpoint m = metrics.start("sink")) {
       sink = FactSink.builder(consumer, jdbc.jdbcUrl, jdbc.properties()).topic(topic)
           .latencyWindowsTopic(windowsTopic).retentionDays(retention.days())
+          .vantagePairsTopic(pairsTopic != null ? pairsTopic
+              : topic.equals(FactSink.DEFAULT_TOPIC) ? FactSink.DEFAULT_VANTAGE_PAIRS_TOPIC : null)
           .maxBatchRecords(maxBatch).onBatch(m.sinkBatches()).build();
       m.bindSink(sink);
       Runtime.getRuntime().addShutdownHook(new Thread(sink::close));

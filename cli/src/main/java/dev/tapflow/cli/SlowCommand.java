@@ -45,6 +45,11 @@ final class SlowCommand implements Callable<Integer> {
   @Option(names = "--limit", defaultValue = "20", description = "At most this many rows. Default: ${DEFAULT-VALUE}.")
   int limit;
 
+  @Option(names = "--split",
+      description = "Requests seen by a client-side and a server-side agent (vantage_pairs), slowest client-side "
+          + "latency first, split into the server's time and the network's.")
+  boolean split;
+
   @Mixin
   Database.Options database;
 
@@ -56,7 +61,8 @@ final class SlowCommand implements Callable<Integer> {
     LatencyReport.SlowFilter filter = filter();
     PrintWriter out = spec.commandLine().getOut();
     try (Database db = database.open()) {
-      out.print(LatencyReport.renderSlowest(LatencyReport.slowest(db.connection(), filter)));
+      out.print(split ? LatencyReport.renderSplit(LatencyReport.slowestSplit(db.connection(), filter))
+          : LatencyReport.renderSlowest(LatencyReport.slowest(db.connection(), filter)));
       out.flush();
     }
     return 0;

@@ -51,6 +51,11 @@ final class SqlCommand implements Callable<Integer> {
       description = "Cancel the statement after this long. Default: ${DEFAULT-VALUE}.")
   String timeout;
 
+  @Option(names = "--format", defaultValue = "table", paramLabel = "table|tsv",
+      description = "table (aligned, for people) or tsv (a header line, then one line per row, cells separated by tabs, "
+          + "control characters in a cell (tabs, newlines) shown as '.'; for scripts). Default: ${DEFAULT-VALUE}.")
+  String format;
+
   @Option(names = "--width", defaultValue = "60", description = "Widest cell shown; longer ones end in '...'. Default: ${DEFAULT-VALUE}.")
   int width;
 
@@ -64,6 +69,9 @@ final class SqlCommand implements Callable<Integer> {
   public Integer call() throws SQLException {
     if (limit < 1 || width < 8) {
       throw new UserError("--limit must be 1 or more, --width 8 or more");
+    }
+    if (!format.equals("table") && !format.equals("tsv")) {
+      throw new UserError("--format must be table or tsv");
     }
     long timeoutMs = PipelineOptions.Durations.parse(timeout, "--timeout").toMillis();
     requireOneStatement(statement);
@@ -81,7 +89,9 @@ final class SqlCommand implements Callable<Integer> {
         s.setMaxRows(limit + 1);
         s.setFetchSize(Math.min(limit + 1, 1000));
         boolean rows = s.execute(statement);
-        out.print(rows ? table(s.getResultSet()) : "OK (" + Math.max(0, s.getUpdateCount()) + " rows)\n");
+        String result = !rows ? "OK (" + Math.max(0, s.getUpdateCount()) + " rows)\n"
+            : format.equals("tsv") ? tsv(s.getResultSet()) : table(s.getResultSet());
+        out.print(result);
         out.flush();
       } catch (SQLException e) {
         if (REFUSED.contains(e.getSQLState())) {
@@ -119,6 +129,24 @@ final class SqlCommand implements Callable<Integer> {
       rs.next();
       return rs.getBoolean(1);
     }
+  }
+
+  private String tsv(ResultSet rs) throws SQLException {
+    ResultSetMetaData md = rs.getMetaData();
+    int n = md.getColumnCount();
+    StringBuilder out = new StringBuilder();
+    for (int i = 1; i <= n; i++) {
+      out.append(i > 1 ? "\t" : "").append(md.getColumnLabel(i));
+    }
+    out.append('\n');
+    for (int row = 0; row < limit && rs.next(); row++) {
+      for (int i = 1; i <= n; i++) {
+        String v = rs.getString(i);
+        out.append(i > 1 ? "\t" : "").append(v == null ? "" : TextTable.printable(v, Integer.MAX_VALUE));
+      }
+      out.append('\n');
+    }
+    return out.toString();
   }
 
   private String table(ResultSet rs) throws SQLException {

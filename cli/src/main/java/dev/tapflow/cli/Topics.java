@@ -24,10 +24,39 @@ final class Topics {
     ensure(bootstrap, clientProps, all(config, windows), partitions, (short) 1);
   }
 
-  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports, dead letters. */
+  /**
+   * The rule for the number of partitions of the segments topic (and, the same, of facts and
+   * windows): the smallest multiple of 12 that is at least {@code maxProcessors x streamThreads}.
+   *
+   * <ul>
+   *   <li>A partition is a Kafka Streams task, and a task runs on one thread of one instance: the
+   *       partitions bound how many processor threads work at once, so there must be at least as many
+   *       as the most threads the deployment will ever run.
+   *   <li>Segments are keyed by connection (agent and both endpoints): a connection's state lives in
+   *       one task. Partitions cannot be added later without moving live connections to tasks that
+   *       lack their state, so size for the most processors from the start.
+   *   <li>12 divides evenly by 1, 2, 3, 4, 6 and 12 instances: scaling between those keeps every
+   *       instance's share equal. Beyond that, each partition costs a changelog partition, a state
+   *       store and an end-of-capture record per finished capture: more is not free.
+   *   <li>Agents do not enter the rule: every agent's connections hash over all partitions, so many
+   *       agents spread like many connections. Parallelism is at most the number of connections
+   *       active at once (one connection's segments are one task's work).
+   * </ul>
+   */
+  static int partitionsFor(int maxProcessors, int streamThreads) {
+    int threads = Math.multiplyExact(maxProcessors, streamThreads);
+    return Math.max(12, (threads + 11) / 12 * 12);
+  }
+
+  /** {@code min.insync.replicas} of topics created with {@code replicationFactor} replicas: one less, at most 2. */
+  static int minInsyncReplicas(short replicationFactor) {
+    return Math.max(1, Math.min(replicationFactor - 1, 2));
+  }
+
+  /** The pipeline's topics: segments, facts, decode errors, latency windows, agents' reports, dead letters, vantage pairs. */
   static List<String> all(ProcessorConfig config, LatencyWindowConfig windows) {
     return List.of(config.segmentsTopic(), config.factsTopic(), config.decodeErrorsTopic(), windows.topic(),
-        LiveCapture.STATS_TOPIC, DeadLetters.TOPIC);
+        LiveCapture.STATS_TOPIC, DeadLetters.TOPIC, dev.tapflow.stream.topology.VantageJoinConfig.TOPIC);
   }
 
   /** Creates those of {@code topics} that do not exist, with {@code partitions} partitions each. */
@@ -43,7 +72,11 @@ final class Topics {
       List<NewTopic> create = new ArrayList<>();
       for (String t : topics) {
         if (!existing.contains(t)) {
-          create.add(new NewTopic(t, partitions, replicationFactor));
+          NewTopic topic = new NewTopic(t, partitions, replicationFactor);
+          if (replicationFactor > 1) { // acks=all then survives one replica down without losing a write
+            topic.configs(Map.of("min.insync.replicas", Integer.toString(minInsyncReplicas(replicationFactor))));
+          }
+          create.add(topic);
         }
       }
       if (!create.isEmpty()) {

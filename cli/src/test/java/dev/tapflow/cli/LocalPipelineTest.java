@@ -122,6 +122,7 @@ class LocalPipelineTest {
     r.put("request_gap", f.getRequestGap());
     r.put("response_gap", f.getResponseGap());
     r.put("pairing", f.getPairing());
+    r.put("request_seq", f.getRequestSeq());
     r.put("detail", f.getDetail().isEmpty() ? "{}" : f.getDetail().toString()); // Redis facts carry none
     return new TreeMap<>(r);
   }

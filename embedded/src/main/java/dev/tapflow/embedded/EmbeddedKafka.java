@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * {@code tapflow-kafka.properties} (the controller port, reused on restart because the
  * standalone voter set records the controller's endpoint).
  *
- * <p>Listeners bind to 127.0.0.1 only. Internal topics (offsets, transaction state, share
+ * <p>Listeners bind to 127.0.0.1 only (the client listener to another address with
+ * {@link Builder#host}). Internal topics (offsets, transaction state, share
  * state) use replication factor 1 and min ISR 1, so transactions and exactly_once_v2 work.
  */
 public final class EmbeddedKafka implements AutoCloseable {
@@ -54,6 +55,7 @@ public final class EmbeddedKafka implements AutoCloseable {
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
 
   private final Path directory;
+  private final String host;
   private final int brokerPort;
   private final int controllerPort;
   private final String clusterId;
@@ -66,6 +68,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     BrokerLogging.quiet();
     long t0 = System.nanoTime();
     this.directory = b.directory.toAbsolutePath();
+    this.host = b.host;
     Path logDir = directory.resolve("logs");
     try {
       Files.createDirectories(directory);
@@ -117,7 +120,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
   /** {@code 127.0.0.1:port}, for {@code bootstrap.servers}. */
   public String bootstrapServers() {
-    return "127.0.0.1:" + brokerPort;
+    return host + ":" + brokerPort;
   }
 
   public int port() {
@@ -204,7 +207,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     return "EmbeddedKafka[" + bootstrapServers() + ", " + directory + "]";
   }
 
-  private static void shutdownQuietly(KafkaRaftServer s) {
+  static void shutdownQuietly(KafkaRaftServer s) {
     try {
       s.shutdown();
       s.awaitShutdown();
@@ -234,8 +237,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     Properties p = new Properties();
     p.setProperty("process.roles", "broker,controller");
     p.setProperty("node.id", NODE_ID);
-    p.setProperty("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-    p.setProperty("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+    p.setProperty("listeners", "PLAINTEXT://" + host + ":" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+    p.setProperty("advertised.listeners", "PLAINTEXT://" + host + ":" + brokerPort);
     p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
     p.setProperty("inter.broker.listener.name", "PLAINTEXT");
     p.setProperty("controller.listener.names", "CONTROLLER");
@@ -245,13 +248,25 @@ public final class EmbeddedKafka implements AutoCloseable {
     p.setProperty("default.replication.factor", "1");
     p.setProperty("min.insync.replicas", "1");
     // One node: every internal topic must live with a single replica.
-    p.setProperty("offsets.topic.replication.factor", "1");
+    internalTopics(p, 1, 1);
+    tapflowDefaults(p);
+    p.putAll(overrides);
+    return p;
+  }
+
+  /** Replicas and min ISR of the broker's internal topics (offsets, transaction state, share state). */
+  static void internalTopics(Properties p, int replicas, int minIsr) {
+    p.setProperty("offsets.topic.replication.factor", Integer.toString(replicas));
     p.setProperty("offsets.topic.num.partitions", "5");
-    p.setProperty("transaction.state.log.replication.factor", "1");
-    p.setProperty("transaction.state.log.min.isr", "1");
+    p.setProperty("transaction.state.log.replication.factor", Integer.toString(replicas));
+    p.setProperty("transaction.state.log.min.isr", Integer.toString(minIsr));
     p.setProperty("transaction.state.log.num.partitions", "5");
-    p.setProperty("share.coordinator.state.topic.replication.factor", "1");
-    p.setProperty("share.coordinator.state.topic.min.isr", "1");
+    p.setProperty("share.coordinator.state.topic.replication.factor", Integer.toString(replicas));
+    p.setProperty("share.coordinator.state.topic.min.isr", Integer.toString(minIsr));
+  }
+
+  /** What every tapflow broker sets, one node or several. */
+  static void tapflowDefaults(Properties p) {
     // No one else will join: do not hold the first rebalance back.
     p.setProperty("group.initial.rebalance.delay.ms", "0");
     // tapflow's records carry capture times, often days old (imported files): retention by
@@ -263,26 +278,35 @@ public final class EmbeddedKafka implements AutoCloseable {
     // heap at start: 128 MiB by default, a broker's share of a big machine, most of the heap of
     // tapflow local. 16 MiB holds the keys of ~700k records per cleaning pass.
     p.setProperty("log.cleaner.dedupe.buffer.size", Long.toString(16L << 20));
-    p.putAll(overrides);
-    return p;
   }
 
   private void format(Path configFile) {
-    String newClusterId = Uuid.randomUuid().toString();
+    String output = format(configFile, Uuid.randomUuid().toString(), "--standalone");
+    log.debug("formatted {}: {}", directory, output);
+  }
+
+  /**
+   * {@code kafka-storage format -t CLUSTER_ID -c CONFIG_FILE [extra...]} on the node whose
+   * configuration is {@code configFile}; returns what the tool printed.
+   */
+  static String format(Path configFile, String clusterId, String... extra) {
+    List<String> args = new ArrayList<>(List.of("format", "-t", clusterId, "-c", configFile.toString()));
+    args.addAll(List.of(extra));
     ByteArrayOutputStream buffer = new ByteArrayOutputStream();
     int rc;
     try (PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
-      rc = StorageTool.execute(new String[] {
-          "format", "-t", newClusterId, "-c", configFile.toString(), "--standalone"}, out);
+      rc = StorageTool.execute(args.toArray(String[]::new), out);
     } catch (RuntimeException e) {
-      throw new IllegalStateException("kafka-storage format of " + directory + " failed: " + e.getMessage(), e);
+      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed: "
+          + e.getMessage(), e);
     }
     if (rc != 0) {
-      throw new IllegalStateException("kafka-storage format of " + directory + " failed (exit " + rc + "): "
-          + buffer.toString(StandardCharsets.UTF_8).strip());
+      throw new IllegalStateException("kafka-storage format of " + configFile.getParent() + " failed (exit " + rc
+          + "): " + buffer.toString(StandardCharsets.UTF_8).strip());
     }
-    log.debug("formatted {}: {}", directory, buffer.toString(StandardCharsets.UTF_8).strip());
+    return buffer.toString(StandardCharsets.UTF_8).strip();
   }
+
 
   private static String readClusterId(Path logDir) throws IOException {
     Properties meta = new Properties();
@@ -329,6 +353,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final Path directory;
     private int brokerPort;
     private int controllerPort;
+    private String host = "127.0.0.1";
     private Duration readyTimeout = Duration.ofSeconds(60);
     private final Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -339,6 +364,16 @@ public final class EmbeddedKafka implements AutoCloseable {
     /** Client listener port on 127.0.0.1; default 0 = a free port on every start. */
     public Builder port(int port) {
       this.brokerPort = port;
+      return this;
+    }
+
+    /**
+     * Address the client listener binds to and advertises; default 127.0.0.1. Another address
+     * of this host (a bridge's, say) lets clients in other network namespaces reach it; the
+     * controller listener stays on 127.0.0.1.
+     */
+    public Builder host(String host) {
+      this.host = Objects.requireNonNull(host, "host");
       return this;
     }
 

@@ -45,11 +45,37 @@ public final class AvroSerde<T extends SpecificRecordBase> implements Serde<T> {
   }
 
   public static AvroSerde<ConnectionKey> connectionKey() { return of(ConnectionKey.getClassSchema()); }
-  public static AvroSerde<SegmentBatch> segmentBatch() { return of(SegmentBatch.getClassSchema()); }
-  public static AvroSerde<LatencyFact> latencyFact() { return of(LatencyFact.getClassSchema()); }
+  public static AvroSerde<SegmentBatch> segmentBatch() {
+    return new AvroSerde<>(SegmentBatch.getClassSchema(), older("SegmentBatch-1"));
+  }
+  public static AvroSerde<LatencyFact> latencyFact() {
+    return new AvroSerde<>(LatencyFact.getClassSchema(), older("LatencyFact-1"));
+  }
+  public static AvroSerde<VantagePair> vantagePair() { return of(VantagePair.getClassSchema()); }
   public static AvroSerde<DecodeError> decodeError() { return of(DecodeError.getClassSchema()); }
   public static AvroSerde<LatencyWindow> latencyWindow() { return of(LatencyWindow.getClassSchema()); }
   public static AvroSerde<CaptureStats> captureStats() { return of(CaptureStats.getClassSchema()); }
+
+  /**
+   * Earlier versions of a schema, kept as written (resources {@code older/NAME.json}) so that
+   * records an older agent or processor wrote still decode: the single-object fingerprint
+   * names the writer's schema, and Avro resolves it to the current one (new fields take
+   * their defaults).
+   */
+  private static List<Schema> older(String... names) {
+    List<Schema> out = new java.util.ArrayList<>();
+    for (String n : names) {
+      try (java.io.InputStream in = AvroSerde.class.getResourceAsStream("older/" + n + ".json")) {
+        if (in == null) {
+          throw new IllegalStateException("schema resource older/" + n + ".json is missing");
+        }
+        out.add(new Schema.Parser().parse(in));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return out;
+  }
 
   public byte[] encode(T value) {
     try {

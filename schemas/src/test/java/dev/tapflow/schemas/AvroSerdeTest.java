@@ -28,6 +28,46 @@ class AvroSerdeTest {
     assertEquals(f, serde.decode(serde.encode(f)));
   }
 
+  /** Records written before the vantage fields existed (the schemas kept in older/) still decode, with the defaults. */
+  @Test
+  void recordsOfTheSchemasBeforeTheVantageFieldsDecode() throws Exception {
+    org.apache.avro.Schema oldBatch = new org.apache.avro.Schema.Parser().parse(
+        AvroSerde.class.getResourceAsStream("older/SegmentBatch-1.json"));
+    org.apache.avro.generic.GenericRecord b = new org.apache.avro.generic.GenericData.Record(oldBatch);
+    b.put("segments", java.util.List.of());
+    b.put("end_of_capture", true);
+    b.put("end_ts_ns", 42L);
+    ByteBuffer written = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+        org.apache.avro.generic.GenericData.get(), oldBatch).encode(b);
+    SegmentBatch batch = AvroSerde.segmentBatch().decode(toBytes(written));
+    assertEquals(42L, batch.getEndTsNs());
+    assertEquals(VantageSetting.AUTO, batch.getVantage());
+    assertEquals(0, batch.getLocalEndpoints());
+
+    org.apache.avro.Schema oldFact = new org.apache.avro.Schema.Parser().parse(
+        AvroSerde.class.getResourceAsStream("older/LatencyFact-1.json"));
+    LatencyFact current = LatencyFact.newBuilder().setId("x").setAgent("a").setProtocol("redis").setVantage("client")
+        .setClientIp("::1").setClientPort(5).setServerIp("::1").setServerPort(6379).setCommand("GET")
+        .setStatus(Status.OK).setRequestFirstNs(1).setRequestLastNs(2).setRequestBytes(3).setRequestSeq(77L).build();
+    // the same fact as an older processor wrote it: every field but request_seq
+    org.apache.avro.generic.GenericRecord f = new org.apache.avro.generic.GenericData.Record(oldFact);
+    for (org.apache.avro.Schema.Field field : oldFact.getFields()) {
+      Object v = current.get(field.name());
+      f.put(field.name(), v instanceof Status st
+          ? new org.apache.avro.generic.GenericData.EnumSymbol(field.schema(), st.name()) : v);
+    }
+    ByteBuffer old = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+        org.apache.avro.generic.GenericData.get(), oldFact).encode(f);
+    LatencyFact read = AvroSerde.latencyFact().decode(toBytes(old));
+    assertEquals(LatencyFact.newBuilder(current).setRequestSeq(null).build(), read);
+  }
+
+  private static byte[] toBytes(ByteBuffer b) {
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
   @Test
   void garbageIsASerializationException() {
     assertThrows(SerializationException.class, () -> AvroSerde.latencyFact().decode(new byte[] {1, 2, 3}));

@@ -96,15 +96,16 @@ public final class FactPartitions {
   }
 
   /**
-   * Deletes latency windows that start, and capture reports made, before {@code firstKept}
+   * Deletes latency windows that start, capture reports made and vantage pairs requested before {@code firstKept}
    * (UTC midnight), in one transaction.
    *
-   * @return rows deleted: windows, capture reports
+   * @return rows deleted: windows, capture reports, vantage pairs
    */
   public static int[] deleteRowsBefore(Connection c, LocalDate firstKept) throws SQLException {
     java.time.OffsetDateTime cut = firstKept.atStartOfDay().atOffset(java.time.ZoneOffset.UTC);
-    int[] deleted = new int[2];
-    String[] sql = {"DELETE FROM latency_windows WHERE window_start < ?", "DELETE FROM capture_stats WHERE ts < ?"};
+    int[] deleted = new int[3];
+    String[] sql = {"DELETE FROM latency_windows WHERE window_start < ?", "DELETE FROM capture_stats WHERE ts < ?",
+        "DELETE FROM vantage_pairs WHERE ts < ?"};
     try {
       for (int i = 0; i < sql.length; i++) {
         try (java.sql.PreparedStatement ps = c.prepareStatement(sql[i])) {

@@ -2,6 +2,7 @@ package dev.tapflow.sink;
 
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.CaptureStats;
+import dev.tapflow.schemas.VantagePair;
 import dev.tapflow.schemas.LatencyFact;
 import dev.tapflow.schemas.LatencyHistograms;
 import dev.tapflow.schemas.LatencyWindow;
@@ -91,6 +92,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   public static final String DEFAULT_TOPIC = "tapflow.facts.v1";
   public static final String DEFAULT_WINDOWS_TOPIC = "tapflow.latency-1m.v1";
   public static final String DEFAULT_CAPTURE_STATS_TOPIC = "tapflow.capture-stats.v1";
+  public static final String DEFAULT_VANTAGE_PAIRS_TOPIC = "tapflow.vantage-pairs.v1";
   /** How often, at most, partitions past the retention are looked for while running. */
   private static final long RETENTION_CHECK_INTERVAL_NS = TimeUnit.HOURS.toNanos(1);
   public static final String DEFAULT_GROUP_ID = "tapflow-sink-jdbc";
@@ -109,6 +111,7 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final String topic;
   private final String windowsTopic;
   private final String statsTopic;
+  private final String pairsTopic;
   private final int retentionDays;
   private final int maxBatchRecords;
   private final Duration maxBatchDelay;
@@ -122,6 +125,9 @@ public final class FactSink implements Runnable, AutoCloseable {
   private final AvroSerde<LatencyWindow> windowSerde = AvroSerde.latencyWindow();
   private final CaptureStatsWriter statsWriter = new CaptureStatsWriter();
   private final AvroSerde<CaptureStats> statsSerde = AvroSerde.captureStats();
+  private final VantagePairWriter pairWriter = new VantagePairWriter();
+  private final AvroSerde<VantagePair> pairSerde = AvroSerde.vantagePair();
+  private final AtomicLong vantagePairsStored = new AtomicLong();
 
   // Owned by the sink thread.
   private Connection connection;
@@ -166,6 +172,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     this.topic = b.topic;
     this.windowsTopic = b.windowsTopic;
     this.statsTopic = b.statsTopic;
+    this.pairsTopic = b.pairsTopic;
     this.retentionDays = b.retentionDays;
     this.maxBatchRecords = b.maxBatchRecords;
     this.maxBatchDelay = b.maxBatchDelay;
@@ -324,6 +331,11 @@ public final class FactSink implements Runnable, AutoCloseable {
     return captureReportsStored.get();
   }
 
+  /** Vantage pairs stored (pairs read again are not counted). */
+  public long vantagePairsStored() {
+    return vantagePairsStored.get();
+  }
+
   /** Facts not stored because their day is past the retention. */
   public long factsExpired() {
     return factsExpired.get();
@@ -443,6 +455,9 @@ public final class FactSink implements Runnable, AutoCloseable {
         LatencyHistograms.decode(w.getHistogram()); // a histogram that does not decode is the record's fault
         return new Buffered(tp, r.offset(), w, null, r.key(), r.value());
       }
+      if (r.topic().equals(pairsTopic)) {
+        return new Buffered(tp, r.offset(), pairSerde.decode(r.value()), null, r.key(), r.value());
+      }
       if (r.topic().equals(statsTopic)) {
         return new Buffered(tp, r.offset(), statsSerde.decode(r.value()), null, r.key(), r.value());
       }
@@ -533,6 +548,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     List<LatencyFact> facts = new ArrayList<>(batch.size());
     List<LatencyWindow> windows = new ArrayList<>();
     List<CaptureStats> reports = new ArrayList<>();
+    List<VantagePair> pairs = new ArrayList<>();
     List<RejectedRecord> rejects = new ArrayList<>();
     LocalDate firstKept = firstKeptDay();
     long firstKeptNs = firstKept == null ? Long.MIN_VALUE : firstKept.toEpochDay() * 86_400_000_000_000L;
@@ -557,6 +573,12 @@ public final class FactSink implements Runnable, AutoCloseable {
           continue;
         }
         reports.add(r);
+      } else if (b.record instanceof VantagePair v) {
+        if (v.getClientRequestFirstNs() < firstKeptNs) {
+          expired++;
+          continue;
+        }
+        pairs.add(v);
       } else {
         rejects.add(b.reject(b.rejectReason));
       }
@@ -566,6 +588,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     int inserted;
     int merged;
     int reported;
+    int paired;
     try {
       try {
         inserted = writer.insert(c, facts);
@@ -582,6 +605,7 @@ public final class FactSink implements Runnable, AutoCloseable {
       }
       merged = windowWriter.merge(c, windows);
       reported = statsWriter.insert(c, reports);
+      paired = pairWriter.insert(c, pairs);
       RejectedRecord.insert(c, rejects);
       Map<TopicPartition, Long> next = new HashMap<>();
       for (Buffered b : batch) {
@@ -598,6 +622,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     factsStored.addAndGet(facts.size());
     windowPartsMerged.addAndGet(merged);
     captureReportsStored.addAndGet(reported);
+    vantagePairsStored.addAndGet(paired);
     batches.incrementAndGet();
     batchListener.written(batch.size(), System.nanoTime() - batchStarted);
     if (expired > 0) {
@@ -677,9 +702,9 @@ public final class FactSink implements Runnable, AutoCloseable {
         log.info("retention {} days: dropped the latency_facts partitions of {}", retentionDays, dropped);
       }
       int[] deleted = FactPartitions.deleteRowsBefore(connection(), firstKept);
-      if (deleted[0] + deleted[1] > 0) {
-        log.info("retention {} days: deleted {} latency windows and {} capture reports before {}", retentionDays,
-            deleted[0], deleted[1], firstKept);
+      if (deleted[0] + deleted[1] + deleted[2] > 0) {
+        log.info("retention {} days: deleted {} latency windows, {} capture reports and {} vantage pairs before {}",
+            retentionDays, deleted[0], deleted[1], deleted[2], firstKept);
       }
     } catch (SQLException e) {
       closeConnection();
@@ -857,6 +882,9 @@ public final class FactSink implements Runnable, AutoCloseable {
     if (windowsTopic != null) {
       t.add(windowsTopic);
     }
+    if (pairsTopic != null) {
+      t.add(pairsTopic);
+    }
     if (statsTopic != null) {
       t.add(statsTopic);
     }
@@ -972,6 +1000,7 @@ public final class FactSink implements Runnable, AutoCloseable {
     private String topic = DEFAULT_TOPIC;
     private String windowsTopic = DEFAULT_WINDOWS_TOPIC;
     private String statsTopic = DEFAULT_CAPTURE_STATS_TOPIC;
+    private String pairsTopic = DEFAULT_VANTAGE_PAIRS_TOPIC;
     private int retentionDays;
     private JdbcFactWriter.Method writeMethod = JdbcFactWriter.DEFAULT_METHOD;
     private int maxBatchRecords = 5000;
@@ -1001,6 +1030,12 @@ public final class FactSink implements Runnable, AutoCloseable {
     /** Latency windows topic to read too, or null for none; default {@value FactSink#DEFAULT_WINDOWS_TOPIC}. */
     public Builder latencyWindowsTopic(String topic) {
       this.windowsTopic = topic;
+      return this;
+    }
+
+    /** Vantage pairs topic to read too, or null for none; default {@value FactSink#DEFAULT_VANTAGE_PAIRS_TOPIC}. */
+    public Builder vantagePairsTopic(String topic) {
+      this.pairsTopic = topic;
       return this;
     }
 

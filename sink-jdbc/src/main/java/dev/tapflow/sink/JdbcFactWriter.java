@@ -44,9 +44,9 @@ public final class JdbcFactWriter {
       "id", "agent", "protocol", "vantage", "client_ip", "client_port", "server_ip", "server_port",
       "command", "resource", "status", "error", "request_first_ns", "request_last_ns",
       "response_first_ns", "response_last_ns", "latency_ns", "request_bytes", "response_bytes",
-      "request_offset", "args", "loss", "request_gap", "response_gap", "pairing", "detail");
+      "request_offset", "args", "loss", "request_gap", "response_gap", "pairing", "request_seq", "detail");
 
-  /** Default rows per statement: 500 x 27 parameters stays far below the protocol's 65535. */
+  /** Default rows per statement: 500 x 28 parameters stays far below the protocol's 65535. */
   public static final int DEFAULT_ROWS_PER_STATEMENT = 500;
 
   /** The table's columns as written: the Avro fields, then ts. */
@@ -193,6 +193,7 @@ public final class JdbcFactWriter {
     b.append(f.getRequestGap() ? 't' : 'f').append('\t');
     b.append(f.getResponseGap() ? 't' : 'f').append('\t');
     text(b, f.getPairing()).append('\t');
+    number(b, f.getRequestSeq()).append('\t');
     text(b, json(f.getDetail())).append('\t');
     b.append(ts(f.getRequestFirstNs())).append('\n');
   }
@@ -246,6 +247,7 @@ public final class JdbcFactWriter {
     ps.setBoolean(p++, f.getRequestGap());
     ps.setBoolean(p++, f.getResponseGap());
     ps.setString(p++, f.getPairing());
+    setLong(ps, p++, f.getRequestSeq());
     ps.setString(p++, json(f.getDetail()));
     ps.setObject(p++, ts(f.getRequestFirstNs()));
     return p;

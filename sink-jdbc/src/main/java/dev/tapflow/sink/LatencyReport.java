@@ -173,27 +173,97 @@ public final class LatencyReport {
           FROM latency_facts
          WHERE latency_ns IS NOT NULL""");
     List<Object> params = new ArrayList<>();
+    filter(sql, params, f, "latency_ns");
+    condition(sql, params, " AND agent = ?", f.agent());
+    return query(connection, sql.append(" ORDER BY latency_ns DESC, id LIMIT ?"), params, f.limit(),
+        LatencyReport::slowRequest);
+  }
+
+  /** The conditions of {@code f} both tables share ({@code latency} names the latency column {@code minLatencyNs} bounds). */
+  private static void filter(StringBuilder sql, List<Object> params, SlowFilter f, String latency) {
     condition(sql, params, " AND ts >= ?", f.from() == null ? null : java.sql.Timestamp.from(f.from()));
     condition(sql, params, " AND ts < ?", f.to() == null ? null : java.sql.Timestamp.from(f.to()));
     condition(sql, params, " AND server_ip = ?", f.serverIp());
     condition(sql, params, " AND server_port = ?", f.serverPort());
     condition(sql, params, " AND command = ?", f.command());
-    condition(sql, params, " AND latency_ns >= ?", f.minLatencyNs());
-    condition(sql, params, " AND agent = ?", f.agent());
-    sql.append(" ORDER BY latency_ns DESC, id LIMIT ?");
-    params.add(f.limit());
-    List<SlowRequest> out = new ArrayList<>();
+    condition(sql, params, " AND " + latency + " >= ?", f.minLatencyNs());
+  }
+
+  private interface RowReader<T> {
+    T read(ResultSet rs) throws SQLException;
+  }
+
+  private static <T> List<T> query(Connection connection, StringBuilder sql, List<Object> params, int limit,
+      RowReader<T> reader) throws SQLException {
+    params.add(limit);
+    List<T> out = new ArrayList<>();
     try (PreparedStatement ps = connection.prepareStatement(sql.toString())) {
       for (int i = 0; i < params.size(); i++) {
         ps.setObject(i + 1, params.get(i));
       }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          out.add(slowRequest(rs));
+          out.add(reader.read(rs));
         }
       }
     }
     return out;
+  }
+
+  /** One request seen at both ends ({@code vantage_pairs}): the client-side latency split. {@code time} is the client's request time. */
+  public record SplitRequest(Instant time, String clientIp, int clientPort, String serverIp, int serverPort,
+                             String command, String resource, double clientMs, double serverMs, double networkMs,
+                             String clientAgent, String serverAgent) {
+    public String client() {
+      return endpoint(clientIp, clientPort);
+    }
+
+    public String server() {
+      return endpoint(serverIp, serverPort);
+    }
+  }
+
+  /**
+   * The slowest requests seen at both ends (by client-side latency) that pass {@code f}
+   * ({@code minLatencyNs} on the client-side latency, {@code agent} either agent of the pair),
+   * slowest first. Every value is a bound parameter.
+   */
+  public static List<SplitRequest> slowestSplit(Connection connection, SlowFilter f) throws SQLException {
+    StringBuilder sql = new StringBuilder("""
+        SELECT client_request_first_ns, client_ip, client_port, server_ip, server_port, command, resource,
+               client_latency_ns, server_latency_ns, network_ns, client_agent, server_agent
+          FROM vantage_pairs
+         WHERE true""");
+    List<Object> params = new ArrayList<>();
+    filter(sql, params, f, "client_latency_ns");
+    if (f.agent() != null) {
+      sql.append(" AND (client_agent = ? OR server_agent = ?)");
+      params.add(f.agent());
+      params.add(f.agent());
+    }
+    return query(connection, sql.append(" ORDER BY client_latency_ns DESC, id LIMIT ?"), params, f.limit(),
+        rs -> new SplitRequest(Instant.ofEpochSecond(0, rs.getLong(1)), rs.getString(2), rs.getInt(3),
+            rs.getString(4), rs.getInt(5), rs.getString(6), rs.getString(7), rs.getLong(8) / 1e6,
+            rs.getLong(9) / 1e6, rs.getLong(10) / 1e6, rs.getString(11), rs.getString(12)));
+  }
+
+  /** The split table, as {@code tapflow slow --split} prints it. */
+  public static String renderSplit(List<SplitRequest> rows) {
+    StringBuilder out = new StringBuilder();
+    TextTable t = new TextTable("TIME (UTC)", "CLIENT => SERVER", "COMMAND", "RESOURCE", ">CLIENT ms", ">SERVER ms",
+        ">NETWORK ms", "AGENTS (CLIENT, SERVER)");
+    for (SplitRequest s : rows) {
+      t.row(TIME.format(s.time()), s.client() + " => " + s.server(), TextTable.printable(s.command(), 24),
+          s.resource() == null ? "" : TextTable.printable(s.resource(), RESOURCE_WIDTH), ms(s.clientMs()),
+          ms(s.serverMs()), ms(s.networkMs()),
+          TextTable.printable(s.clientAgent(), 32) + ", " + TextTable.printable(s.serverAgent(), 32));
+    }
+    if (rows.isEmpty()) {
+      out.append("  (no request seen by both a client-side and a server-side agent matches)\n");
+    } else {
+      t.appendTo(out);
+    }
+    return out.toString();
   }
 
   private static void condition(StringBuilder sql, List<Object> params, String fragment, Object value) {

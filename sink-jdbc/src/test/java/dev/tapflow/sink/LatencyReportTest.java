@@ -27,7 +27,7 @@ class LatencyReportTest {
   @BeforeAll
   static void migrate() throws Exception {
     url = SharedInfra.jdbcUrl("report_test");
-    assertEquals(10, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
+    assertEquals(11, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
     assertEquals(0, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()), "migrating again does nothing");
   }
 

@@ -45,7 +45,7 @@ class PartitionsWindowsViewsTest {
             + f.getRequestFirstNs() + ", " + f.getRequestLastNs() + ", " + f.getLatencyNs() + ", 30)");
       }
     }
-    assertEquals(5, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
+    assertEquals(6, TapflowSchema.migrate(url, SharedInfra.jdbcProperties()));
     try (Connection c = SharedInfra.connect("v5_to_partitioned")) {
       assertEquals(300, count(c, "SELECT count(*) FROM latency_facts"));
       assertEquals(2, FactPartitions.days(c).size(), "a partition per day");

@@ -6,6 +6,8 @@ import dev.tapflow.stream.topology.LatencyWindowConfig;
 import dev.tapflow.stream.topology.LatencyWindowCounters;
 import dev.tapflow.stream.topology.ProcessorConfig;
 import dev.tapflow.stream.topology.TapflowTopology;
+import dev.tapflow.stream.topology.VantageJoinConfig;
+import dev.tapflow.stream.topology.VantageJoinCounters;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -42,6 +44,8 @@ public final class ProcessorApp implements AutoCloseable {
   private final ProcessorConfig config;
   private final ConnectionEngine engine;
   private final LatencyWindowCounters windowCounters = new LatencyWindowCounters();
+  private final VantageJoinCounters vantageCounters = new VantageJoinCounters();
+  private final VantageJoinConfig vantage;
   private final DeadLetters.Counter deadLetters = new DeadLetters.Counter();
   private final KafkaStreams streams;
   private final String applicationId;
@@ -61,10 +65,17 @@ public final class ProcessorApp implements AutoCloseable {
     this(config, LatencyWindowConfig.defaults(), bootstrapServers, applicationId, stateDir, extra);
   }
 
-  /** As above, with the latency windows' size, grace and topic. */
+  /** As above, with the latency windows' size, grace and topic (and the vantage join's defaults). */
   public ProcessorApp(ProcessorConfig config, LatencyWindowConfig windows, String bootstrapServers,
       String applicationId, Path stateDir, Map<String, ?> extra) {
+    this(config, windows, VantageJoinConfig.defaults(), bootstrapServers, applicationId, stateDir, extra);
+  }
+
+  /** As above, with the vantage join's settings. */
+  public ProcessorApp(ProcessorConfig config, LatencyWindowConfig windows, VantageJoinConfig vantage,
+      String bootstrapServers, String applicationId, Path stateDir, Map<String, ?> extra) {
     this.config = config;
+    this.vantage = vantage;
     this.applicationId = applicationId;
     this.engine = new ConnectionEngine(config);
     Properties p = TapflowTopology.baseProperties();
@@ -79,7 +90,8 @@ public final class ProcessorApp implements AutoCloseable {
         adminProps.put(k, v);
       }
     });
-    streams = new KafkaStreams(TapflowTopology.build(config, engine, windows, windowCounters), p);
+    streams = new KafkaStreams(TapflowTopology.build(config, engine, windows, windowCounters, vantage,
+        vantageCounters), p);
     streams.setUncaughtExceptionHandler(e -> {
       failure = e;
       LOG.error("stream processing failed: {}", e.toString());
@@ -126,9 +138,46 @@ public final class ProcessorApp implements AutoCloseable {
     return windowCounters;
   }
 
+  /** What the vantage join did (pairs, clock offsets per agent pair, skewed agent pairs). */
+  public VantageJoinCounters vantage() {
+    return vantageCounters;
+  }
+
   /** Poison records of the segments topic skipped and sent to the dead-letter topic so far. */
   public long deadLetters() {
     return deadLetters.get();
+  }
+
+  /**
+   * This instance's share of the work right now: the segments partitions of its active tasks
+   * and of its standby tasks (state kept warm for another instance's tasks), e.g.
+   * {@code active=[0,3,6] standby=[1,4]}; empty lists before the first assignment.
+   */
+  public String assignment() {
+    java.util.TreeSet<Integer> active = new java.util.TreeSet<>();
+    java.util.TreeSet<Integer> standby = new java.util.TreeSet<>();
+    try {
+      for (var thread : streams.metadataForLocalThreads()) {
+        thread.activeTasks().forEach(t -> t.topicPartitions().stream()
+            .filter(tp -> tp.topic().equals(config.segmentsTopic())).forEach(tp -> active.add(tp.partition())));
+        thread.standbyTasks().forEach(t -> standby.add(t.taskId().partition()));
+      }
+    } catch (RuntimeException e) {
+      // not running (yet, or any more): nothing assigned
+    }
+    return "active=" + active.toString().replace(" ", "") + " standby=" + standby.toString().replace(" ", "");
+  }
+
+  /** Input records this instance's stream threads have processed so far (Kafka Streams' thread-level process-total). */
+  public long processedRecords() {
+    double total = 0;
+    for (var e : streams.metrics().entrySet()) {
+      if (e.getKey().group().equals("stream-thread-metrics") && e.getKey().name().equals("process-total")
+          && e.getValue().metricValue() instanceof Number n) {
+        total += n.doubleValue();
+      }
+    }
+    return (long) total;
   }
 
   public Throwable failure() {
@@ -145,43 +194,71 @@ public final class ProcessorApp implements AutoCloseable {
   public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     try (Admin admin = Admin.create(adminProps)) {
-      Map<TopicPartition, Long> ends = endOffsets(admin);
-      while (System.nanoTime() < deadline) {
-        if (failure != null || streams.state() == KafkaStreams.State.ERROR
-            || streams.state() == KafkaStreams.State.NOT_RUNNING) {
-          throw new IllegalStateException("the stream processor stopped: "
-              + (failure == null ? streams.state() : failure.toString()));
-        }
-        Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(applicationId)
-            .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
-        boolean done = true;
-        for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
-          if (e.getValue() == 0) {
-            continue;
-          }
-          OffsetAndMetadata c = committed.get(e.getKey());
-          if (c == null || c.offset() < e.getValue()) {
-            done = false;
-            break;
-          }
-        }
-        if (done) {
-          return true;
-        }
-        Thread.sleep(100);
+      // in stages: each stage's output is committed with its input's offsets, so once a stage
+      // is caught up the next one's input is complete (segments -> facts -> the join's repartitions)
+      List<List<String>> stages = new java.util.ArrayList<>();
+      stages.add(List.of(config.segmentsTopic()));
+      if (vantage.enabled()) {
+        stages.add(List.of(config.factsTopic()));
+        stages.add(List.of(repartitionTopic("left"), repartitionTopic("right")));
       }
-      return false;
+      for (List<String> stage : stages) {
+        if (!awaitCommitted(admin, endOffsets(admin, stage), deadline)) {
+          return false;
+        }
+      }
+      return true;
     } catch (ExecutionException | TimeoutException e) {
       throw new IllegalStateException("cannot read the processor's progress from Kafka: " + e.getMessage(), e);
     }
   }
 
-  private Map<TopicPartition, Long> endOffsets(Admin admin)
+  /** The join's repartition topic of one side ({@code left}: client-side facts, {@code right}: server-side). */
+  private String repartitionTopic(String side) {
+    return applicationId + "-" + VantageJoinConfig.JOIN_NAME + "-" + side + "-repartition";
+  }
+
+  private boolean awaitCommitted(Admin admin, Map<TopicPartition, Long> ends, long deadline)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    while (System.nanoTime() < deadline) {
+      if (failure != null || streams.state() == KafkaStreams.State.ERROR
+          || streams.state() == KafkaStreams.State.NOT_RUNNING) {
+        throw new IllegalStateException("the stream processor stopped: "
+            + (failure == null ? streams.state() : failure.toString()));
+      }
+      Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(applicationId)
+          .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+      boolean done = true;
+      for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
+        if (e.getValue() == 0) {
+          continue;
+        }
+        OffsetAndMetadata c = committed.get(e.getKey());
+        if (c == null || c.offset() < e.getValue()) {
+          done = false;
+          break;
+        }
+      }
+      if (done) {
+        return true;
+      }
+      Thread.sleep(100);
+    }
+    return false;
+  }
+
+  /** End offsets of the topics' partitions; a topic that does not exist (yet) has none. */
+  private Map<TopicPartition, Long> endOffsets(Admin admin, List<String> topics)
       throws ExecutionException, InterruptedException, TimeoutException {
-    TopicDescription d = admin.describeTopics(List.of(config.segmentsTopic())).allTopicNames()
-        .get(10, TimeUnit.SECONDS).get(config.segmentsTopic());
-    Map<TopicPartition, OffsetSpec> specs = d.partitions().stream()
-        .collect(Collectors.toMap(pi -> new TopicPartition(config.segmentsTopic(), pi.partition()), pi -> OffsetSpec.latest()));
+    Map<TopicPartition, OffsetSpec> specs = new HashMap<>();
+    java.util.Set<String> existing = admin.listTopics().names().get(10, TimeUnit.SECONDS);
+    List<String> present = topics.stream().filter(existing::contains).toList();
+    if (present.isEmpty()) {
+      return Map.of();
+    }
+    for (TopicDescription d : admin.describeTopics(present).allTopicNames().get(10, TimeUnit.SECONDS).values()) {
+      d.partitions().forEach(pi -> specs.put(new TopicPartition(d.name(), pi.partition()), OffsetSpec.latest()));
+    }
     Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(specs).all().get(10, TimeUnit.SECONDS);
     Map<TopicPartition, Long> out = new HashMap<>();
     r.forEach((tp, info) -> out.put(tp, info.offset()));

@@ -11,6 +11,8 @@ import dev.tapflow.capture.SkipReason;
 import dev.tapflow.schemas.AvroSerde;
 import dev.tapflow.schemas.InterfaceCaptureStats;
 import dev.tapflow.schemas.SegmentBatch;
+import dev.tapflow.schemas.VantageSetting;
+import dev.tapflow.capture.LocalAddresses;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -77,11 +79,32 @@ public final class LiveCapture implements AutoCloseable {
    * @param fragments IP reassembly bounds
    * @param shutdownTimeout how long to wait for Kafka at shutdown
    * @param statsTopic where reports go, usually {@link #STATS_TOPIC}
+   * @param vantage the side of the connections this agent is on, or AUTO (the processor decides)
+   * @param clockOffsetNs added to every packet's capture time (0; for tests: a host whose clock is off)
    */
   public record Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
       int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
-      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic, VantageSetting vantage,
+      long clockOffsetNs) {
+
+    /** As the canonical constructor, with the vantage left to the processor (AUTO) and no clock offset. */
+    public Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
+        int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
+        IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic) {
+      this(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval, batching,
+          fragments, shutdownTimeout, statsTopic, VantageSetting.AUTO, 0);
+    }
+
+    /** With a vantage and no clock offset. */
+    public Settings(String agent, List<String> interfaces, String filter, int snaplen, int bufferBytes,
+        int blockTimeoutMs, boolean promiscuous, Duration statsInterval, SegmentBatcher.Options batching,
+        IpFragmentReassembler.Options fragments, Duration shutdownTimeout, String statsTopic, VantageSetting vantage) {
+      this(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval, batching,
+          fragments, shutdownTimeout, statsTopic, vantage, 0);
+    }
+
     public Settings {
+      Objects.requireNonNull(vantage, "vantage");
       Objects.requireNonNull(agent, "agent");
       interfaces = List.copyOf(interfaces);
       if (interfaces.isEmpty()) {
@@ -90,6 +113,15 @@ public final class LiveCapture implements AutoCloseable {
       if (statsInterval.isNegative() || statsInterval.isZero()) {
         throw new IllegalArgumentException("stats interval must be positive");
       }
+    }
+
+    /**
+     * These settings with every capture time shifted by {@code offsetNs}, as if this host's clock
+     * were that far off: for testing how a fleet copes with skewed clocks, not for production.
+     */
+    public Settings withClockOffsetNs(long offsetNs) {
+      return new Settings(agent, interfaces, filter, snaplen, bufferBytes, blockTimeoutMs, promiscuous, statsInterval,
+          batching, fragments, shutdownTimeout, statsTopic, vantage, offsetNs);
     }
 
     /** Defaults for the agent: snap length 262144, 8 MiB per interface, 100 ms blocks, 10 s reports, 100 ms batches. */
@@ -131,10 +163,13 @@ public final class LiveCapture implements AutoCloseable {
     this.rings = rings;
     this.publisher = publisher;
     this.extractor = new SegmentExtractor(stats,
-        new SegmentBatcher(settings.agent(), new SegmentBatchEncoder(publisher), stats, settings.batching()),
+        new SegmentBatcher(settings.agent(),
+            new SegmentBatchEncoder(publisher, settings.vantage(), LocalAddresses.ofThisHost()), stats,
+            settings.batching()),
         settings.fragments());
     SegmentExtractor x = extractor;
-    this.frames = (linkType, tsNs, wireLen, buf, capLen) -> x.frame(linkType, tsNs, wireLen, buf, 0, capLen);
+    long offset = settings.clockOffsetNs();
+    this.frames = (linkType, tsNs, wireLen, buf, capLen) -> x.frame(linkType, tsNs + offset, wireLen, buf, 0, capLen);
     this.pollFds = new byte[8 * rings.size()];
     this.startedNs = nowNs();
     this.statsEvery = settings.statsInterval().toNanos();
@@ -229,7 +264,7 @@ public final class LiveCapture implements AutoCloseable {
       }
     }
     readReadyBlocks();
-    extractor.advanceTo(nowNs());
+    extractor.advanceTo(nowNs() + settings.clockOffsetNs());
     long now = System.nanoTime();
     publisher.drain(now);
     if (now - nextStats >= 0) {
@@ -310,7 +345,7 @@ public final class LiveCapture implements AutoCloseable {
     readReadyBlocks();
     extractor.finish();
     long deadline = System.nanoTime() + settings.shutdownTimeout().toNanos();
-    SegmentBatch marker = new SegmentBatch(List.of(), true, stats.lastTsNs());
+    SegmentBatch marker = new SegmentBatch(List.of(), true, stats.lastTsNs(), VantageSetting.AUTO, 0);
     byte[] markerKey = AvroSerde.connectionKey().encode(KafkaSegmentPublisher.endOfCaptureKey(settings.agent()));
     byte[] markerValue = AvroSerde.segmentBatch().encode(marker);
     long markerMs = Math.floorDiv(stats.lastTsNs(), 1_000_000L);

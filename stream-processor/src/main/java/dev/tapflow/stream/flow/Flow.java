@@ -19,6 +19,19 @@ public interface Flow {
   /** The decoded protocol's name, or null while unknown. */
   String protocol();
 
+  /**
+   * Which side of the connection the capture point was on: {@code client}, {@code server} or
+   * {@code unknown}; see {@link TrackedFlow#vantage()} for the rule.
+   */
+  default String vantage() {
+    return "unknown";
+  }
+
+  /** TCP: the absolute sequence number of a client-to-server stream offset; null on UDP. */
+  default Long requestSeq(long requestOffset) {
+    return null;
+  }
+
   /** Capture time of the latest packet seen. */
   long lastSeenNs();
 

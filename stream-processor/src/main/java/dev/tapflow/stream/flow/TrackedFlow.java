@@ -25,6 +25,10 @@ public abstract class TrackedFlow implements Flow {
   protected boolean confirmed;
   /** anomalies of bad input (not gaps) the session raised before it was confirmed */
   protected int badInput;
+  /** the agent's --vantage on its latest batch: 0 auto, 1 client, 2 server */
+  protected byte vantageSetting;
+  /** which endpoints are the capturing host's own addresses (bit 1: a, bit 2: b; 0 unknown), from the latest batch */
+  protected byte localEndpoints;
 
   protected TrackedFlow(String agent, byte[] ipA, int portA, byte[] ipB, int portB) {
     this.agent = agent;
@@ -55,6 +59,63 @@ public abstract class TrackedFlow implements Flow {
     out.write(ipB);
     out.writeShort(portB);
     out.writeByte(role);
+  }
+
+  /** What the agent said on a batch of this flow: its --vantage (0 auto, 1 client, 2 server) and its local endpoints. */
+  public void agentHint(int vantageSetting, int localEndpoints) {
+    this.vantageSetting = (byte) vantageSetting;
+    this.localEndpoints = (byte) localEndpoints;
+  }
+
+  /**
+   * The vantage rule, first answer wins:
+   * <ol>
+   *   <li>the agent's explicit {@code --vantage client|server};</li>
+   *   <li>the live agent's own addresses: the server's address is local and the client's is
+   *       not: {@code server}; the reverse: {@code client};</li>
+   *   <li>client and server at the same address (loopback, one host): {@code unknown} — the
+   *       capture is at both ends at once;</li>
+   *   <li>the transport's own evidence ({@link #vantageEvidence()}: the TCP handshake's timing);</li>
+   *   <li>else {@code unknown}.</li>
+   * </ol>
+   */
+  @Override
+  public String vantage() {
+    if (vantageSetting == 1) {
+      return "client";
+    }
+    if (vantageSetting == 2) {
+      return "server";
+    }
+    if (role == 0) {
+      return "unknown";
+    }
+    boolean clientLocal = (localEndpoints & (role == 1 ? 1 : 2)) != 0;
+    boolean serverLocal = (localEndpoints & (role == 1 ? 2 : 1)) != 0;
+    if (clientLocal != serverLocal) {
+      return clientLocal ? "client" : "server";
+    }
+    if (java.util.Arrays.equals(ipA, ipB)) {
+      return "unknown";
+    }
+    return vantageEvidence();
+  }
+
+  /** What the transport itself shows of the vantage; {@code unknown} unless a subclass knows better. */
+  protected String vantageEvidence() {
+    return "unknown";
+  }
+
+  /** Writes the agent's vantage hint (a trailing block: states written before it existed simply lack it). */
+  protected void writeAgentHint(DataOutput out) throws IOException {
+    out.writeByte(vantageSetting);
+    out.writeByte(localEndpoints);
+  }
+
+  /** Reads what {@link #writeAgentHint} wrote. */
+  protected void readAgentHint(DataInput in) throws IOException {
+    vantageSetting = in.readByte();
+    localEndpoints = in.readByte();
   }
 
   @Override public String agent() { return agent; }

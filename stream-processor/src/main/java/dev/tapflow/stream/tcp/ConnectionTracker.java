@@ -62,6 +62,10 @@ public final class ConnectionTracker extends TrackedFlow {
   private long probedBytes;
   private long firstSeenNs;
   private long lastSeenNs;
+  /** the handshake as captured, for the vantage: the client's (last) SYN, the server's (first) SYN/ACK, the client's first payload; 0 unseen */
+  private long synNs;
+  private long synAckNs;
+  private long firstRequestNs;
   private StreamReassembler fromA = new StreamReassembler();
   private StreamReassembler fromB = new StreamReassembler();
 
@@ -92,6 +96,35 @@ public final class ConnectionTracker extends TrackedFlow {
     return clientSeqOf(requestOffset);
   }
 
+  @Override
+  public Long requestSeq(long requestOffset) {
+    return clientSeqOf(requestOffset);
+  }
+
+  /**
+   * The handshake's timing, when the capture saw it: at the client's host the SYN/ACK comes a
+   * round trip after the SYN and the client's first bytes follow the SYN/ACK at once (they wait
+   * only for the application); at the server's host the SYN/ACK leaves microseconds after the
+   * SYN and the first bytes arrive a round trip later. The larger of the two gaps must be at
+   * least twice the other, else {@code unknown}. (The handshake's final ACK would be the
+   * textbook evidence, but pure ACKs are not published.)
+   */
+  @Override
+  protected String vantageEvidence() {
+    if (synNs == 0 || synAckNs < synNs || firstRequestNs < synAckNs) {
+      return "unknown";
+    }
+    long synToSynAck = synAckNs - synNs;
+    long synAckToData = firstRequestNs - synAckNs;
+    if (synToSynAck > 2 * synAckToData) {
+      return "client";
+    }
+    if (synAckToData > 2 * synToSynAck) {
+      return "server";
+    }
+    return "unknown";
+  }
+
   /** True when both directions ended (FIN delivered) or the connection was reset. */
   public boolean finished() {
     return reset || (fromA.finished() && fromB.finished());
@@ -115,6 +148,17 @@ public final class ConnectionTracker extends TrackedFlow {
     if (syn && role == 0) {
       boolean synAck = (flags & ACK) != 0;
       role = (byte) ((aToB ^ synAck) ? 1 : 2);
+    }
+    if (syn) {
+      if ((flags & ACK) == 0) {
+        if (synAckNs == 0) {
+          synNs = tsNs; // the last SYN before the SYN/ACK: the one answered
+        }
+      } else if (synAckNs == 0) {
+        synAckNs = tsNs;
+      }
+    } else if (firstRequestNs == 0 && payload.length > 0 && role != 0 && isClient(aToB)) {
+      firstRequestNs = tsNs;
     }
     if ((flags & ACK) != 0) {
       // what this side acknowledges of the other direction crossed the wire: holes before it
@@ -316,6 +360,11 @@ public final class ConnectionTracker extends TrackedFlow {
       if (session != null) {
         session.writeTo(out);
       }
+      // trailing, so states written before these existed still read (they just lack them)
+      writeAgentHint(out);
+      out.writeLong(synNs);
+      out.writeLong(synAckNs);
+      out.writeLong(firstRequestNs);
       out.flush();
       return bytes.toByteArray();
     } catch (IOException e) {
@@ -355,6 +404,12 @@ public final class ConnectionTracker extends TrackedFlow {
       }
       t.protocolName = proto;
       t.session = p.readSession(in, settings.sessionLimits());
+    }
+    if (in.available() > 0) {
+      t.readAgentHint(in);
+      t.synNs = in.readLong();
+      t.synAckNs = in.readLong();
+      t.firstRequestNs = in.readLong();
     }
     return t;
   }

@@ -127,6 +127,7 @@ public final class ConnectionEngine {
       tracker = new ConnectionTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(),
           bytes(key.getIpB()), key.getPortB());
     }
+    tracker.agentHint(batch.getVantage().ordinal(), batch.getLocalEndpoints());
     TrackerOutput to = new TrackerOutput(keyBytes, out);
     for (int i = 0; i < segments.size(); i++) {
       Segment s = segments.get(i);
@@ -159,6 +160,7 @@ public final class ConnectionEngine {
       flow = new UdpFlowTracker(key.getAgent(), bytes(key.getIpA()), key.getPortA(), bytes(key.getIpB()),
           key.getPortB());
     }
+    flow.agentHint(batch.getVantage().ordinal(), batch.getLocalEndpoints());
     TrackerOutput to = new TrackerOutput(keyBytes, out);
     for (Segment s : batch.getSegments()) {
       if (!flow.datagram(s.getAToB(), s.getTsNs(), s.getPacketNo(), bytes(s.getPayload()), s.getPayloadLen(), windowNs,

@@ -21,7 +21,7 @@ public final class FactMapper {
         .setId(factId(conn, ex))
         .setAgent(conn.agent())
         .setProtocol(conn.protocol())
-        .setVantage("unknown")
+        .setVantage(conn.vantage())
         .setClientIp(IpText.of(conn.clientIp()))
         .setClientPort(conn.clientPort())
         .setServerIp(IpText.of(conn.serverIp()))
@@ -40,7 +40,8 @@ public final class FactMapper {
         .setRequestGap(ex.requestGap())
         .setResponseGap(ex.responseGap())
         .setPairing(ex.pairing().factName())
-        .setDetail(ex.detail());
+        .setDetail(ex.detail())
+        .setRequestSeq(conn.requestSeq(ex.requestOffset()));
     if (ex.hasResponse()) {
       b.setResponseFirstNs(ex.responseFirstNs())
           .setResponseLastNs(ex.responseLastNs())
@@ -73,12 +74,7 @@ public final class FactMapper {
    * (reprocessing a time range, a retry after a crash) gets the same id, wherever processing started.
    */
   static String factId(Flow conn, Exchange ex) {
-    MessageDigest sha;
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
+    MessageDigest sha = sha256();
     sha.update(conn.agent().getBytes(StandardCharsets.UTF_8));
     sha.update((byte) 0);
     sha.update(conn.clientIp());
@@ -87,6 +83,19 @@ public final class FactMapper {
     putInt(sha, conn.serverPort());
     putLong(sha, conn.requestPosition(ex.requestOffset()));
     putLong(sha, ex.requestFirstNs());
+    return first128Hex(sha);
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+
+  /** The digest's first 128 bits as 32 hex digits: the form of fact and pair ids. */
+  static String first128Hex(MessageDigest sha) {
     byte[] d = sha.digest();
     char[] out = new char[32];
     for (int i = 0; i < 16; i++) {

@@ -7,6 +7,7 @@ import java.util.Properties;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.Stores;
@@ -24,6 +25,8 @@ import org.apache.kafka.streams.state.Stores;
  *        -> latency-windows (LatencyWindowProcessor, store "latency-windows"; facts, ticks, ends of capture)
  *             -> tapflow.latency-1m.v1     (group|window text key, LatencyWindow)
  *             -> tapflow.decode-errors.v1  (LATENCY_WINDOW_LATE_FACTS)
+ * tapflow.facts.v1 (read back) -> the vantage join (VantageJoin: repartition, windowed join)
+ *             -> tapflow.vantage-pairs.v1  (join key text, VantagePair)
  * </pre>
  *
  * Keys are passed through as bytes: the store and both outputs use the serialised
@@ -48,9 +51,25 @@ public final class TapflowTopology {
   /** As {@link #build(ProcessorConfig, ConnectionEngine)}, with the latency windows' settings and counters. */
   public static Topology build(ProcessorConfig config, ConnectionEngine engine, LatencyWindowConfig windows,
       LatencyWindowCounters windowCounters) {
+    return build(config, engine, windows, windowCounters, VantageJoinConfig.disabled(), new VantageJoinCounters());
+  }
+
+  /**
+   * The whole topology: with {@code vantage} enabled, the vantage join ({@link VantageJoin}, DSL)
+   * reads the facts back in the same application.
+   */
+  public static Topology build(ProcessorConfig config, ConnectionEngine engine, LatencyWindowConfig windows,
+      LatencyWindowCounters windowCounters, VantageJoinConfig vantage, VantageJoinCounters vantageCounters) {
     AvroSerde<LatencyFact> factSerde = AvroSerde.latencyFact();
     AvroSerde<DecodeError> errorSerde = AvroSerde.decodeError();
-    Topology t = new Topology();
+    Topology t;
+    if (vantage.enabled()) {
+      StreamsBuilder dsl = new StreamsBuilder();
+      VantageJoin.define(dsl, config.factsTopic(), vantage, vantageCounters);
+      t = dsl.build(); // the processor API nodes below join the DSL's in one Topology
+    } else {
+      t = new Topology();
+    }
     // a key or value that does not decode is a poison record: see DeadLetters
     t.addSource("segments", new DeadLetters.CheckedKey(), AvroSerde.segmentBatch().deserializer(),
         config.segmentsTopic());

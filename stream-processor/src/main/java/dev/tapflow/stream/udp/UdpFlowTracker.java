@@ -236,6 +236,7 @@ public final class UdpFlowTracker extends TrackedFlow {
       if (session != null) {
         session.writeTo(out);
       }
+      writeAgentHint(out); // trailing: states written before it still read
       out.flush();
       return bytes.toByteArray();
     } catch (IOException e) {
@@ -269,6 +270,9 @@ public final class UdpFlowTracker extends TrackedFlow {
       }
       t.protocolName = proto;
       t.session = p.readDatagramSession(in, settings.sessionLimits());
+    }
+    if (in.available() > 0) {
+      t.readAgentHint(in);
     }
     return t;
   }

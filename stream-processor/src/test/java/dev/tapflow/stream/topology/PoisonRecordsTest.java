@@ -70,6 +70,8 @@ class PoisonRecordsTest {
         marker.setSegments(List.of());
         marker.setEndOfCapture(true);
         marker.setEndTsNs(lastTsNs);
+        marker.setVantage(dev.tapflow.schemas.VantageSetting.AUTO);
+        marker.setLocalEndpoints(0);
         real.add(new Raw(keys.encode(KafkaSegmentPublisher.endOfCaptureKey(agent)), batches.encode(marker),
             Math.floorDiv(lastTsNs, 1_000_000L)));
       }
