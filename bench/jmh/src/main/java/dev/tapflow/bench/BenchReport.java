@@ -164,6 +164,8 @@ public final class BenchReport {
     CategoryPlot plot = chart.getCategoryPlot();
     LogAxis axis = new LogAxis("packets/s (log scale)");
     axis.setSmallestValue(1_000);
+    axis.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1)); // a tick a decade
+    axis.setNumberFormatOverride(new java.text.DecimalFormat("#,##0"));
     plot.setRangeAxis(axis);
     int bars = Math.max(1, rows.size());
     try {
