@@ -24,11 +24,11 @@ in_namespace() {
   TAPFLOW_CAPTURE_INNER=1 TAPFLOW_CAPTURE_PATH="$path" ip netns exec "$ns" "$script"
 }
 
-# tcpdump_start PCAP FILTER: sets TCPDUMP_PID; returns once tcpdump listens
+# tcpdump_start PCAP FILTER: sets TCPDUMP_PID; returns once tcpdump listens (kernel buffer: TCPDUMP_BUFFER_KB, 4096)
 tcpdump_start() {
   local i
   : >"$TMP/tcpdump.err"
-  tcpdump -i lo -w "$1" -s 0 --time-stamp-precision=nano -B 4096 "$2" 2>"$TMP/tcpdump.err" &
+  tcpdump -i lo -w "$1" -s 0 --time-stamp-precision=nano -B "${TCPDUMP_BUFFER_KB:-4096}" "$2" 2>"$TMP/tcpdump.err" &
   TCPDUMP_PID=$!
   for ((i = 0; i < 200; i++)); do
     grep -q 'listening on' "$TMP/tcpdump.err" && return 0

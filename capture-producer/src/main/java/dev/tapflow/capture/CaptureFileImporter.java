@@ -77,7 +77,7 @@ public final class CaptureFileImporter {
       SegmentExtractor extractor = new SegmentExtractor(stats,
           new SegmentBatcher(agentId, listener, stats, options), fragmentOptions);
       if (frames == null) {
-        reader.read((tsNs, wireLen, frame) -> extractor.frame(linkType, tsNs, wireLen, frame, 0, frame.length));
+        reader.read((PcapRecords.SliceListener) (tsNs, wireLen, buf, off, len) -> extractor.frame(linkType, tsNs, wireLen, buf, off, len));
       } else {
         reader.read((tsNs, wireLen, frame) -> {
           frames.onFrame(tsNs, wireLen, frame);

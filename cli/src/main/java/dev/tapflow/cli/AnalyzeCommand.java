@@ -46,12 +46,10 @@ final class AnalyzeCommand implements Callable<Integer> {
   public Integer call() throws CaptureFileException {
     ImportCommand.requireReadable(files);
     long minNs = slowerThan == null ? -1 : PipelineOptions.Durations.parse(slowerThan, "--slower-than").toNanos();
-    Analyzer.Result result = new Analyzer(pipeline.processorConfig()).analyze(files, agentId);
+    Analyzer.Result result = new Analyzer(pipeline.processorConfig()).analyze(files, agentId,
+        f -> minNs < 0 || f.getLatencyNs() == null || f.getLatencyNs() >= minNs);
     PrintWriter out = spec.commandLine().getOut();
     for (LatencyFact f : result.facts()) {
-      if (minNs >= 0 && f.getLatencyNs() != null && f.getLatencyNs() < minNs) {
-        continue;
-      }
       out.println(format == Format.jsonl ? f.toString() : FactText.line(f));
     }
     out.flush();
@@ -64,7 +62,7 @@ final class AnalyzeCommand implements Callable<Integer> {
       }
       ImportCommand.warnTimestamps(err, e.getKey(), e.getValue());
     }
-    err.printf("tapflow: %d facts from %d packets in %d file(s)%s%n", result.facts().size(), packets, files.size(),
+    err.printf("tapflow: %d facts from %d packets in %d file(s)%s%n", result.factCount(), packets, files.size(),
         result.anomalies().isEmpty() ? "" : "; anomalies " + result.anomalies());
     err.flush();
     return 0;

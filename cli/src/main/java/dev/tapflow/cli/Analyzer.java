@@ -18,6 +18,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * {@code tapflow analyze}: the processor's engine run in memory over capture files, with no
@@ -29,7 +30,23 @@ final class Analyzer {
 
   /** What an analysis produced. */
   record Result(List<LatencyFact> facts, FactCollector collector, Map<Path, CaptureStats> captures,
-      Map<String, Long> anomalies) {}
+      Map<String, Long> anomalies) {
+
+    /** Facts made, including those the analysis was asked not to keep. */
+    long factCount() {
+      return collector.factCount();
+    }
+  }
+
+  /** Capture order; requests pipelined in one segment in wire order (one comparator: no chain of boxed keys). */
+  private static final Comparator<LatencyFact> CAPTURE_ORDER = (a, b) -> {
+    int c = Long.compare(a.getRequestFirstNs(), b.getRequestFirstNs());
+    if (c == 0) c = a.getClientIp().compareTo(b.getClientIp());
+    if (c == 0) c = Integer.compare(a.getClientPort(), b.getClientPort());
+    if (c == 0) c = Long.compare(a.getRequestOffset(), b.getRequestOffset());
+    if (c == 0) c = a.getId().compareTo(b.getId());
+    return c;
+  };
 
   private final ProcessorConfig config;
 
@@ -41,9 +58,17 @@ final class Analyzer {
    * @param agentId the agent to label every file with, or null for each file's name without extension
    */
   Result analyze(List<Path> files, String agentId) throws CaptureFileException {
+    return analyze(files, agentId, f -> true);
+  }
+
+  /**
+   * As {@link #analyze(List, String)}, keeping only the facts {@code keep} accepts (all are made
+   * and counted): a million fast requests need not stay in memory to print the slow ones.
+   */
+  Result analyze(List<Path> files, String agentId, Predicate<LatencyFact> keep) throws CaptureFileException {
     ConnectionEngine engine = new ConnectionEngine(config);
     InMemoryStore store = new InMemoryStore();
-    FactCollector out = new FactCollector();
+    FactCollector out = new FactCollector(keep);
     AvroSerde<ConnectionKey> keySerde = AvroSerde.connectionKey();
     Map<Path, CaptureStats> captures = new LinkedHashMap<>();
     BatchListener listener = new BatchListener() {
@@ -74,10 +99,7 @@ final class Analyzer {
       captures.put(file, stats.get(i++));
     }
     List<LatencyFact> facts = new ArrayList<>(out.facts());
-    // capture order; requests pipelined in one segment in wire order
-    facts.sort(Comparator.comparingLong(LatencyFact::getRequestFirstNs)
-        .thenComparing(LatencyFact::getClientIp).thenComparingInt(LatencyFact::getClientPort)
-        .thenComparingLong(LatencyFact::getRequestOffset).thenComparing(LatencyFact::getId));
+    facts.sort(CAPTURE_ORDER);
     return new Result(facts, out, captures, engine.anomalyCounts());
   }
 }
