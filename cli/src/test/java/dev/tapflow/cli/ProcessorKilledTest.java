@@ -49,6 +49,8 @@ class ProcessorKilledTest {
   /** An upper bound for each wait (the machine may be busy), not a timing assertion. */
   private static final Duration WAIT = Duration.ofMinutes(4);
   private static final String APP_ID = "kill-test";
+  /** Chunks of copies the import may run ahead of the kills. */
+  private static final int CHUNKS_AHEAD = 3;
 
   @TempDir
   Path dir;
@@ -84,11 +86,19 @@ class ProcessorKilledTest {
       jvms.processor("a", APP_ID);
       jvms.processor("b", APP_ID);
       jvms.sink("sink", pg);
-      // the import runs while the pipeline works and is killed
+      // the import runs while the pipeline works and is killed, paced by the kills: a chunk of
+      // copies is released at the start and after each kill, a few chunks ahead, so the pipeline
+      // always has work when a kill comes however fast it is (it once stored everything by kill 13)
+      int kills = 2 * KILLS;
+      int perChunk = Math.max(1, (COPIES + kills - 1) / kills);
+      java.util.concurrent.Semaphore chunks = new java.util.concurrent.Semaphore(CHUNKS_AHEAD);
       CompletableFuture<Long> imported = CompletableFuture.supplyAsync(() -> {
         try (KafkaSegmentPublisher publisher = new KafkaSegmentPublisher(bootstrap, ProcessorConfig.SEGMENTS_TOPIC,
             Map.of())) {
           for (int i = 0; i < COPIES; i++) {
+            if (i % perChunk == 0) {
+              chunks.acquire();
+            }
             ImportCommand.importAll(List.of(FIXTURE), agent(i), publisher);
           }
           publisher.flush();
@@ -101,11 +111,15 @@ class ProcessorKilledTest {
 
       int processorKills = 0;
       int sinkKills = 0;
-      for (int kill = 1; kill <= 2 * KILLS; kill++) {
-        // spread over the run: the k-th kill once k/(2 KILLS + 2) of the facts are stored, plus a random moment
-        long before = Math.max(count("SELECT count(*) FROM latency_facts"), expected * kill / (2 * KILLS + 2));
-        await(() -> count("SELECT count(*) FROM latency_facts") > before, "facts flowing before kill " + kill, jvms,
-            imported);
+      long lastKillAt = 0;
+      for (int kill = 1; kill <= kills; kill++) {
+        // at a random moment once facts flow again after the previous kill (or, should the
+        // pipeline have finished what was released, at once: the kill then finds it idle)
+        long before = lastKillAt;
+        await(() -> {
+          long n = count("SELECT count(*) FROM latency_facts");
+          return n > before || n >= expected;
+        }, "facts flowing before kill " + kill, jvms, imported);
         Thread.sleep(random.nextInt(1500));
         String victim = kill % 2 == 1 ? (random.nextBoolean() ? "a" : "b") : "sink";
         jvms.kill(victim);
@@ -114,8 +128,10 @@ class ProcessorKilledTest {
         } else {
           processorKills++;
         }
-        phase.accept("kill " + kill + ": " + victim + " at " + count("SELECT count(*) FROM latency_facts") + " facts");
+        lastKillAt = count("SELECT count(*) FROM latency_facts");
+        phase.accept("kill " + kill + ": " + victim + " at " + lastKillAt + " facts");
         jvms.start(victim);
+        chunks.release();
       }
       await(() -> count("SELECT count(*) FROM latency_facts") >= expected, "every fact stored", jvms, imported);
       phase.accept("all " + expected + " facts stored");
