@@ -25,8 +25,9 @@ stream-processor:DatagramAndReassemblyFuzzTest#memcachedDatagrams
 stream-processor:DatagramAndReassemblyFuzzTest#streamReassembler
 capture-producer:CaptureFuzzTest#frames
 capture-producer:CaptureFuzzTest#captureFile
+protocol-http:HttpFuzzTest#httpSession
 "}
-mvn -o -q -pl capture-producer,stream-processor -am test-compile
+mvn -o -q -pl capture-producer,stream-processor,protocol-http -am test-compile
 mkdir -p target/fuzz
 for t in $TARGETS; do
   module=${t%%:*}; test=${t#*:}

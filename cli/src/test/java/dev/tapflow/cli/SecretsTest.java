@@ -39,19 +39,34 @@ import org.junit.jupiter.api.io.TempDir;
  * command that carries one ({@code scripts/capture-secrets.sh}: AUTH, HELLO AUTH, MIGRATE
  * AUTH/AUTH2, CONFIG SET requirepass/masterauth, ACL SETUSER >pass #hash <pass !hash, a
  * refused hash Redis quotes back, a wrong password; memcached binary SASL Auth and Step) and
- * Kafka SASL PLAIN (right and wrong password) go through {@code tapflow local} (in-JVM broker and PostgreSQL), {@code tapflow
- * analyze}, {@code slow} and {@code sql}. Then every record of every topic (keys, values,
- * headers; internal changelogs and offsets topics too, aborted transactions included), every
+ * Kafka SASL PLAIN and SCRAM-SHA-256/512 (right and wrong passwords; SCRAM's nonces, salts, proofs
+ * and signatures as read from the capture), and passwords split across segments by the client
+ * ({@code scripts/capture-split-secrets.sh}: the processor saves the connection's state, which
+ * goes to its changelog topic, with part of a password received) go through {@code tapflow
+ * local} (in-JVM broker and PostgreSQL), {@code tapflow analyze}, {@code slow} and {@code sql}. Then every record of every topic (keys, values,
+ * headers; internal topics too: the Streams application's changelogs and repartition topics
+ * (this topology has none), offsets, transactions; aborted transactions included), every
  * row of every table, every log line and everything the commands printed is searched for
  * each secret, its base64 (at each alignment) and its hex: 0 occurrences. The one place the
  * passwords must be is the segments topic (raw packets, the processor's input): found there,
- * which shows the search works.
+ * which shows the search works (a split password's pieces, in different records). The
+ * connections changelog must hold a state saved mid-password (its masked form), or the split
+ * case proved nothing.
  */
 class SecretsTest {
 
   private static final Path PCAP = Path.of("..", "stream-processor", "src", "test", "resources", "pcap");
   private static final Path REDIS = PCAP.resolve("secrets/secrets.pcap");
   private static final Path KAFKA = PCAP.resolve("kafka/sasl-plain.pcap");
+  private static final Path SCRAM = PCAP.resolve("kafka/sasl-scram.pcap");
+  /** SCRAM's passwords (kafka/README.md): never on the wire, so they must be nowhere at all. */
+  private static final List<String> SCRAM_PASSWORDS = List.of("tapflow-kafka-scram-password",
+      "tapflow-kafka-scram-wrong-password");
+  /** SCRAM attributes (RFC 5802 §5.1): nonce, salt, client proof, server signature. */
+  private static final java.util.regex.Pattern SCRAM_VALUE =
+      java.util.regex.Pattern.compile("(?<![A-Za-z0-9])([rspv])=([A-Za-z0-9+/=]{16,})");
+  /** Passwords split across segments 30 ms apart: the processor saves connection state holding part of one. */
+  private static final Path SPLIT = PCAP.resolve("secrets/split.pcap");
   private static final String SQL_KEY = "k'); DROP TABLE latency_facts; --";
 
   @TempDir
@@ -61,6 +76,17 @@ class SecretsTest {
   void noSecretInAnyTopicTableLogOrOutput() throws Exception {
     List<String> secrets = new ArrayList<>(Files.readAllLines(PCAP.resolve("secrets/secrets.txt")));
     secrets.addAll(List.of("tapflow-kafka-fixture-password", "tapflow-kafka-wrong-password")); // see kafka/README.md
+    // each line: a password's pieces as the client wrote them (separate segments and segment batches)
+    List<List<String>> split = Files.readAllLines(PCAP.resolve("secrets/split.txt")).stream()
+        .map(line -> List.of(line.split(" "))).toList();
+    split.forEach(pieces -> secrets.add(String.join("", pieces)));
+    // what SCRAM sends instead of the password, read from the capture's bytes
+    java.util.regex.Matcher scram = SCRAM_VALUE.matcher(new String(Files.readAllBytes(SCRAM), StandardCharsets.ISO_8859_1));
+    int scramValues = 0;
+    for (; scram.find(); scramValues++) {
+      secrets.add(scram.group(2));
+    }
+    assertTrue(scramValues >= 4, "nonces, salts, proofs and signatures in " + SCRAM);
     Map<String, String> searched = new LinkedHashMap<>();
 
     PrintStream stdout = System.out;
@@ -70,9 +96,11 @@ class SecretsTest {
     System.setErr(new PrintStream(tee(logs, stderr), true, StandardCharsets.UTF_8));
     try {
       searched.put("tapflow local", run("local", "--home", home.toString(), "--partitions", "2",
-          REDIS.toString(), KAFKA.toString()));
-      searched.put("tapflow analyze", run("analyze", REDIS.toString(), KAFKA.toString()));
-      searched.put("tapflow analyze --format jsonl", run("analyze", "--format", "jsonl", REDIS.toString(), KAFKA.toString()));
+          REDIS.toString(), KAFKA.toString(), SPLIT.toString(), SCRAM.toString()));
+      searched.put("tapflow analyze", run("analyze", REDIS.toString(), KAFKA.toString(), SPLIT.toString(),
+          SCRAM.toString()));
+      searched.put("tapflow analyze --format jsonl", run("analyze", "--format", "jsonl", REDIS.toString(), KAFKA.toString(),
+          SPLIT.toString(), SCRAM.toString()));
       searched.put("tapflow slow", run("slow", "--home", home.toString(), "--since", "100000h", "--limit", "1000"));
       searched.put("tapflow sql", run("sql", "--home", home.toString(), "SELECT * FROM latency_facts"));
       searched.put("tapflow slow --command (SQL text)", run("slow", "--home", home.toString(), "--since", "100000h",
@@ -84,11 +112,19 @@ class SecretsTest {
     searched.put("log output", logs.toString(StandardCharsets.UTF_8));
 
     String segments;
+    List<String> segmentRecords;
+    String connections;
     try (EmbeddedKafka kafka = EmbeddedKafka.start(home.resolve("kafka"))) {
-      Map<String, String> topics = dumpTopics(kafka);
-      segments = topics.remove(ProcessorConfig.SEGMENTS_TOPIC);
-      assertTrue(topics.containsKey(ProcessorConfig.FACTS_TOPIC) && topics.keySet().stream()
-          .anyMatch(t -> t.endsWith("-changelog")), "topics dumped: " + topics.keySet());
+      Map<String, List<String>> records = dumpTopics(kafka);
+      segmentRecords = records.remove(ProcessorConfig.SEGMENTS_TOPIC);
+      segments = String.join("\n", segmentRecords);
+      Map<String, String> topics = new LinkedHashMap<>();
+      records.forEach((t, r) -> topics.put(t, String.join("\n", r)));
+      connections = topics.entrySet().stream()
+          .filter(t -> t.getKey().endsWith("-" + ProcessorConfig.CONNECTIONS_STORE + "-changelog"))
+          .map(Map.Entry::getValue).findFirst().orElse(null);
+      assertTrue(topics.containsKey(ProcessorConfig.FACTS_TOPIC) && connections != null, "topics dumped: "
+          + topics.keySet());
       topics.forEach((t, text) -> searched.put("topic " + t, text));
     }
     try (EmbeddedPostgres pg = EmbeddedPostgres.start(home.resolve("postgres"));
@@ -102,20 +138,46 @@ class SecretsTest {
       }
     }
 
+    // each piece of a split password is in the raw segments, the whole password in no one record
+    for (List<String> pieces : split) {
+      String whole = String.join("", pieces);
+      for (String piece : pieces) {
+        assertTrue(segments.contains(piece), "the search finds " + piece + " of " + whole + " in the raw segments");
+      }
+      assertTrue(segmentRecords.stream().noneMatch(r -> r.contains(whole)), whole + " went in one segment batch");
+    }
     List<String> leaks = new ArrayList<>();
     for (String secret : secrets) {
-      assertTrue(forms(secret).stream().anyMatch(segments::contains) || isHashedOnly(secret, secrets),
-          "the search finds " + secret + " where it must be: the raw segments");
-      for (Map.Entry<String, String> e : searched.entrySet()) {
-        for (String form : forms(secret)) {
-          if (e.getValue().contains(form)) {
-            leaks.add(secret + " (as " + form + ") in " + e.getKey());
-          }
+      List<String> pieces = split.stream().filter(p -> String.join("", p).equals(secret)).findFirst().orElse(null);
+      if (pieces != null) {
+        // a saved state would hold a piece, not the whole
+        pieces.forEach(piece -> search(piece, searched, leaks));
+      } else {
+        assertTrue(forms(secret).stream().anyMatch(segments::contains) || isHashedOnly(secret, secrets),
+            "the search finds " + secret + " where it must be: the raw segments");
+      }
+      search(secret, searched, leaks);
+    }
+    for (String password : SCRAM_PASSWORDS) {
+      assertTrue(forms(password).stream().noneMatch(segments::contains), "SCRAM sends no password");
+      search(password, searched, leaks);
+    }
+    assertEquals(List.of(), leaks, "secrets that left the processor");
+    // the changelog holds states saved with part of a password received (masked: see
+    // RedisCommands.savedBytes), or the split passwords proved nothing
+    assertTrue(split.stream().anyMatch(p -> connections.contains("*".repeat(p.get(0).length()))),
+        "a connection state saved mid-password in the changelog");
+    assertTrue(searched.get("tapflow analyze").contains("<redacted>"), searched.get("tapflow analyze"));
+  }
+
+  private static void search(String secret, Map<String, String> searched, List<String> leaks) {
+    for (Map.Entry<String, String> e : searched.entrySet()) {
+      for (String form : forms(secret)) {
+        if (e.getValue().contains(form)) {
+          leaks.add(secret + " (as " + form + ") in " + e.getKey());
         }
       }
     }
-    assertEquals(List.of(), leaks, "secrets that left the processor");
-    assertTrue(searched.get("tapflow analyze").contains("<redacted>"), searched.get("tapflow analyze"));
   }
 
   /** S3 is never sent, only its SHA-256 (the next line of secrets.txt): it cannot be in the segments either. */
@@ -162,8 +224,8 @@ class SecretsTest {
   }
 
   /** Every record of every topic, internal ones too, as text: key, value and headers bytes read as ISO-8859-1. */
-  private static Map<String, String> dumpTopics(EmbeddedKafka kafka) throws Exception {
-    Map<String, String> out = new LinkedHashMap<>();
+  private static Map<String, List<String>> dumpTopics(EmbeddedKafka kafka) throws Exception {
+    Map<String, List<String>> out = new LinkedHashMap<>();
     Set<String> names;
     try (Admin admin = Admin.create(kafka.adminProperties())) {
       names = admin.listTopics(new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
@@ -181,18 +243,19 @@ class SecretsTest {
         consumer.assign(parts);
         consumer.seekToBeginning(parts);
         Map<TopicPartition, Long> ends = consumer.endOffsets(parts);
-        StringBuilder text = new StringBuilder();
+        List<String> records = new ArrayList<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (parts.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp)) && System.nanoTime() < deadline) {
           for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+            StringBuilder text = new StringBuilder();
             text.append(latin1(r.key())).append('\t').append(latin1(r.value()));
             for (Header h : r.headers()) {
               text.append('\t').append(h.key()).append('=').append(latin1(h.value()));
             }
-            text.append('\n');
+            records.add(text.toString());
           }
         }
-        out.put(topic, text.toString());
+        out.put(topic, records);
       }
     }
     return out;

@@ -488,11 +488,14 @@ final class HttpDecoder {
 
   // ---- state ----
 
+  /** Headers whose values are credentials: never held in a saved state (see {@link #savedLine}). */
+  private static final String[] CREDENTIAL_HEADERS = {"authorization:", "proxy-authorization:", "cookie:", "set-cookie:"};
+
   void writeTo(DataOutput out) throws IOException {
     out.writeByte(state.ordinal());
     out.writeBoolean(resyncing);
     out.writeInt(lineLen);
-    out.write(line, 0, lineLen);
+    out.write(savedLine(), 0, lineLen);
     out.writeInt(headBytes);
     out.writeLong(remaining);
     out.writeLong(msgOffset);
@@ -509,6 +512,43 @@ final class HttpDecoder {
     out.writeInt(code);
     out.writeUTF(reason);
     out.writeInt(interim);
+  }
+
+  /**
+   * The header line in progress as a saved state holds it (the state goes to a changelog
+   * topic): the value of a credential header (Authorization, Proxy-Authorization, Cookie,
+   * Set-Cookie) becomes {@code *}, length kept. Their values are never read, so the restored
+   * line makes the same fact; masking again changes nothing.
+   */
+  private byte[] savedLine() {
+    if (state != State.HEADERS) {
+      return line;
+    }
+    for (String name : CREDENTIAL_HEADERS) {
+      if (lineLen > name.length() && startsWithIgnoreCase(name)) {
+        byte[] out = Arrays.copyOf(line, lineLen);
+        for (int i = name.length(); i < lineLen; i++) {
+          if (out[i] != ' ' && out[i] != '\t' && out[i] != '\r') {
+            out[i] = '*';
+          }
+        }
+        return out;
+      }
+    }
+    return line;
+  }
+
+  private boolean startsWithIgnoreCase(String lowerAscii) {
+    for (int i = 0; i < lowerAscii.length(); i++) {
+      int c = line[i];
+      if (c >= 'A' && c <= 'Z') {
+        c += 'a' - 'A';
+      }
+      if (c != lowerAscii.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void readFrom(DataInput in) throws IOException {

@@ -205,4 +205,43 @@ class HttpSessionTest {
     assertEquals(Protocol.Probe.NO, p.probe(redis, 0, redis.length));
     assertEquals(Protocol.Probe.NO, p.probe(partial, 0, partial.length));
   }
+
+  /**
+   * A request whose Authorization and Cookie headers are cut inside their values, the state
+   * saved at every cut (it goes to a changelog topic): no saved state holds the token, and the
+   * facts are those of the uncut request.
+   */
+  @Test
+  void credentialHeadersAreNotInSavedState() throws IOException {
+    String token = "tapflow-http-bearer-T0k3nQ";
+    String cookie = "session=tapflow-http-cookie-C00k1e";
+    String client = "GET /private HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " + token + "\r\nCookie: " + cookie
+        + "\r\n\r\n";
+    String server = "HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 0\r\n\r\n";
+    List<String> expected = facts(client, server);
+    for (int cut = 0; cut <= client.length(); cut++) {
+      ProtocolSession s = new HttpProtocol().newSession(SessionLimits.DEFAULTS);
+      Recording out = new Recording();
+      byte[] c = ascii(client);
+      s.clientData(c, 0, cut, 0, 1, out);
+      String saved = state(s);
+      assertFalse(saved.contains(token.substring(0, 8)) || saved.contains(token.substring(token.length() - 8)), "cut " + cut);
+      assertFalse(saved.contains("C00k1e") || saved.contains("session="), "cut " + cut);
+    }
+    byte[] sv = ascii(server);
+    for (int cut = 0; cut <= sv.length; cut++) {
+      ProtocolSession s = new HttpProtocol().newSession(SessionLimits.DEFAULTS);
+      Recording out = new Recording();
+      s.clientData(ascii(client), 0, client.length(), 0, 1, out);
+      s.serverData(sv, 0, cut, 0, 2, out);
+      assertFalse(state(s).contains("C00k1e"), "server cut " + cut);
+    }
+    assertEquals(1, expected.size(), expected.toString());
+  }
+
+  private static String state(ProtocolSession s) throws IOException {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    s.writeTo(new DataOutputStream(b));
+    return b.toString(StandardCharsets.ISO_8859_1);
+  }
 }

@@ -355,7 +355,20 @@ final class KafkaDecoder {
 
   // ---- state -------------------------------------------------------------------------------
 
-  void writeTo(DataOutput o) throws IOException {
+  /** Overwrites secrets in the held bytes of a frame in progress (from its size field on) before they are saved. */
+  interface Mask {
+    /**
+     * @param started the frame's head was recognised: the decoder is in its body
+     */
+    void mask(byte[] frame, int len, boolean started);
+  }
+
+  /**
+   * Writes the state; the held bytes of a frame in progress go through {@code mask} first
+   * (not while resynchronising: which byte starts a frame is still open there, and a mask
+   * could move it; at most {@link #CHECK_BYTES} bytes are held then).
+   */
+  void writeTo(DataOutput o, Mask mask) throws IOException {
     o.writeByte(STATE_FORMAT);
     o.writeBoolean(started);
     o.writeLong(nextOffset);
@@ -363,7 +376,7 @@ final class KafkaDecoder {
     if (state == State.HEAD) {
       // between frames (most connections, most of the time) this is all but one byte
       o.writeByte(headLen);
-      o.write(head, 0, headLen);
+      o.write(masked(head, headLen, false, mask), 0, headLen);
       writeTimes(o);
       if (headLen > 0) {
         o.writeLong(frameOffset);
@@ -380,13 +393,27 @@ final class KafkaDecoder {
     o.writeBoolean(lossy);
     o.writeBoolean(body != null);
     if (body != null) {
-      o.write(head, 0, 4);
+      byte[] frame = new byte[(int) got];
+      System.arraycopy(head, 0, frame, 0, 4);
+      System.arraycopy(body, 0, frame, 4, (int) (got - 4));
+      mask.mask(frame, frame.length, true);
+      o.write(frame, 0, 4);
       o.writeInt(body.length);
-      o.write(body, 0, (int) (got - 4));
+      o.write(frame, 4, (int) (got - 4));
     } else {
       o.writeShort(headKept);
-      o.write(head, 0, headKept);
+      o.write(masked(head, headKept, true, mask), 0, headKept);
     }
+  }
+
+  /** {@code bytes}' first {@code len} as the mask leaves them (a copy; {@code bytes} itself while resynchronising). */
+  private byte[] masked(byte[] bytes, int len, boolean started, Mask mask) {
+    if (resync || len == 0) {
+      return bytes;
+    }
+    byte[] copy = Arrays.copyOf(bytes, len);
+    mask.mask(copy, len, started);
+    return copy;
   }
 
   /** The head bytes' capture times as runs ({@code count, time}): they come in a chunk or two. */

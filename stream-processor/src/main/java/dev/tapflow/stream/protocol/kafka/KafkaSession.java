@@ -466,8 +466,27 @@ public final class KafkaSession implements ProtocolSession {
       o.writeLong(p.records);
       o.writeByte((p.requestGap ? 1 : 0) | (p.decoded ? 2 : 0) | (p.namedTopics ? 4 : 0) | (p.answerMayBeLost ? 8 : 0));
     }
-    client.writeTo(o);
-    server.writeTo(o);
+    // SASL auth bytes of a frame in progress are masked: the state goes to a changelog topic
+    client.writeTo(o, (f, len, started) -> KafkaSaslMask.request(f, len, rawSasl, started));
+    server.writeTo(o, this::maskResponse);
+  }
+
+  /** A response in progress: its request (the first pending one with its correlation id) says what it is. */
+  private void maskResponse(byte[] f, int len, boolean started) {
+    if (rawSasl) {
+      KafkaSaslMask.response(f, len, (short) -1, (short) -1, true);
+      return;
+    }
+    if (len < 8) {
+      return;
+    }
+    int id = KafkaHeaders.s32(f, 4);
+    for (Pending p : pending) {
+      if (p.correlationId == id) {
+        KafkaSaslMask.response(f, len, p.apiKey, p.apiVersion, false);
+        return;
+      }
+    }
   }
 
   static KafkaSession readFrom(DataInput in, SessionLimits limits) throws IOException {

@@ -278,6 +278,140 @@ final class RedisCommands {
     return r;
   }
 
+  /** Commands that may carry credentials in their arguments ({@link #redactions}). */
+  private static final Set<String> CREDENTIAL_COMMANDS = Set.of("AUTH", "HELLO", "MIGRATE", "CONFIG", "ACL");
+  private static final byte MASK = '*';
+
+  /**
+   * The kept bytes of a request in progress as a saved connection state holds them (the
+   * state goes to a changelog topic): the bytes of every argument {@link #redactions} marks
+   * (of an ACL rule all but its first character, which says what the rule is) and, unless
+   * values are kept, of every value ({@link RedisValues}) replaced by {@code *}. Lengths
+   * stay, so the restored message makes the same fact: those arguments go on it as
+   * {@code <redacted>} or {@code <N bytes>} anyway. Masking again changes nothing (a mask
+   * never spells a keyword), so a state reads back as it was written.
+   *
+   * @return {@code m}'s own bytes when nothing is masked, else a copy
+   */
+  static byte[] savedBytes(RespMessage m, boolean keepValues) {
+    int n = m.itemCount();
+    if (n < 2) {
+      return m.bytes;
+    }
+    String command = commandName(m);
+    boolean[] redact = redactions(m, command);
+    boolean[] value = new boolean[n];
+    if (!keepValues) {
+      RedisValues.mark(m, command, value);
+    }
+    byte[] out = m.bytes;
+    for (int i = 1; i < n; i++) {
+      if (!redact[i] && !value[i]) {
+        continue;
+      }
+      int from = m.itemStart[i] + (redact[i] && command.equals("ACL") ? 1 : 0);
+      int to = m.itemStart[i] + m.itemKept[i];
+      if (from < to) {
+        if (out == m.bytes) {
+          out = m.bytes.clone();
+        }
+        java.util.Arrays.fill(out, from, to, MASK);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * An inline command line not yet complete (or a line being probed while resynchronising),
+   * as a saved state holds it: split into arguments as far as it goes (spaces separate;
+   * {@code "..."} and {@code '...'} hold spaces, a backslash escapes the next character),
+   * the arguments {@link #redactions} marks become {@code *} (quotes stay, and an ACL rule's
+   * first character), so the line splits the same way and makes the same fact when it
+   * completes after a restore. Values are left as they are on inline lines.
+   *
+   * @return {@code line} itself when nothing is masked, else a copy of its first {@code used} bytes
+   */
+  static byte[] savedLine(byte[] line, int used) {
+    // [content start, content end) of each argument, quotes outside
+    int[][] args = new int[RespMessage.MAX_ITEMS][];
+    int n = 0;
+    int i = 0;
+    while (n < args.length) {
+      while (i < used && isInlineSpace(line[i])) {
+        i++;
+      }
+      if (i >= used) {
+        break;
+      }
+      byte q = line[i] == '"' || line[i] == '\'' ? line[i] : 0;
+      int from = q != 0 ? i + 1 : i;
+      int k = from;
+      while (k < used && (q != 0 ? line[k] != q : !isInlineSpace(line[k]))) {
+        k += line[k] == '\\' && q != 0 && k + 1 < used ? 2 : 1;
+      }
+      args[n++] = new int[] {from, Math.min(k, used)};
+      i = q != 0 ? k + 1 : k;
+    }
+    if (n < 2) {
+      return line;
+    }
+    RespMessage m = new RespMessage(true, used);
+    for (int a = 0; a < n; a++) {
+      int item = m.startItem(RespMessage.INLINE);
+      m.append(item, line, args[a][0], args[a][1] - args[a][0]);
+    }
+    String command = commandName(m);
+    if (!CREDENTIAL_COMMANDS.contains(command)) {
+      return line;
+    }
+    boolean[] redact = redactions(m, command);
+    byte[] out = line;
+    for (int a = 1; a < n; a++) {
+      int from = args[a][0] + (command.equals("ACL") ? 1 : 0);
+      if (redact[a] && from < args[a][1]) {
+        out = out == line ? java.util.Arrays.copyOf(line, used) : out;
+        java.util.Arrays.fill(out, from, args[a][1], MASK);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * An error reply in progress to a request that carried credentials, as a saved state holds
+   * it: what {@link #scrubError} will replace (the inside of {@code '...'}, then of
+   * {@code "..."} outside those, each running to the end when not closed) becomes {@code *}
+   * in {@code b[from, to)}; quote characters stay, so the restored reply is scrubbed to the
+   * same text. Works on a prefix of the text as on the whole.
+   *
+   * @return {@code b} itself when nothing is masked, else a copy
+   */
+  static byte[] savedError(byte[] b, int from, int to) {
+    byte[] out = b;
+    boolean inSingle = false;
+    for (int i = from; i < to; i++) {
+      if (out[i] == '\'') {
+        inSingle = !inSingle;
+      } else if (inSingle && out[i] != MASK) {
+        out = out == b ? b.clone() : out;
+        out[i] = MASK;
+      }
+    }
+    boolean inDouble = false;
+    for (int i = from; i < to; i++) {
+      if (out[i] == '"') {
+        inDouble = !inDouble;
+      } else if (inDouble && out[i] != '\'' && out[i] != MASK) {
+        out = out == b ? b.clone() : out;
+        out[i] = MASK;
+      }
+    }
+    return out;
+  }
+
+  private static boolean isInlineSpace(byte b) {
+    return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == 0x0b || b == 0x0c;
+  }
+
   private static void mark(boolean[] r, int from, int count) {
     for (int i = from; i < from + count && i < r.length; i++) {
       r[i] = true;

@@ -619,7 +619,9 @@ public final class RedisSession implements ProtocolSession {
       o.writeBoolean(h.lossy());
     }
     client.writeTo(o);
-    server.writeTo(o);
+    // a reply in progress answers the head request (the only one that can be an error quoting its credentials)
+    Pending head = pending.peekFirst();
+    server.writeTo(o, head != null && !head.marker() && RedisCommands.redacted(head.resource(), head.args()));
   }
 
   static RedisSession readFrom(DataInput in, SessionLimits limits) throws IOException {

@@ -1005,6 +1005,18 @@ public final class RespDecoder {
 
   /** Writes the whole decoder state, a partial message included. */
   public void writeTo(DataOutput out) throws IOException {
+    writeTo(out, false);
+  }
+
+  /**
+   * Writes the whole decoder state, a partial message included; credentials (and values,
+   * unless kept) of a request in progress masked ({@link RedisCommands#savedBytes}): the state
+   * goes to a changelog topic, and the fact shows them redacted anyway.
+   *
+   * @param scrubError the reply in progress answers a request that carried credentials: if it
+   *                   is an error, what its fact's error text will have scrubbed is masked too
+   */
+  void writeTo(DataOutput out, boolean scrubError) throws IOException {
     out.writeByte(STATE_FORMAT);
     if (state == State.MESSAGE_START) {
       // between messages nothing partial is held: the short form (most connections, most of the time)
@@ -1023,8 +1035,9 @@ public final class RespDecoder {
     out.writeInt(capItem);
     out.writeLong(lineLen);
     out.writeBoolean(pendingCr);
+    boolean scrub = !requests && scrubError && msg.isError();
     out.writeByte(hdrLen);
-    out.write(hdr, 0, hdrLen);
+    out.write(scrub ? RedisCommands.savedError(hdr, 0, hdrLen) : hdr, 0, hdrLen);
     out.writeLong(bulkRemaining);
     out.writeBoolean(streamedString);
     out.writeLong(streamedTotal);
@@ -1036,11 +1049,11 @@ public final class RespDecoder {
       out.writeBoolean(attribute[i]);
     }
     out.writeInt(lineUsed);
-    out.write(line, 0, lineUsed);
+    out.write(requests ? RedisCommands.savedLine(line, lineUsed) : line, 0, lineUsed);
     out.writeBoolean(quiet);
     out.writeBoolean(atLineStart);
     out.writeByte(probeLen);
-    out.write(probe, 0, probeLen);
+    out.write(requests ? RedisCommands.savedLine(probe, probeLen) : probe, 0, probeLen);
     out.writeBoolean(probeOverflow);
     out.writeLong(probeOffset);
     out.writeLong(probeTs);
@@ -1062,7 +1075,13 @@ public final class RespDecoder {
       out.writeLong(msg.itemInteger[i]);
     }
     out.writeInt(msg.used);
-    out.write(msg.bytes, 0, msg.used);
+    byte[] kept = msg.bytes;
+    if (requests) {
+      kept = RedisCommands.savedBytes(msg, limits.keepValues());
+    } else if (scrub && msg.itemCount > 0) {
+      kept = RedisCommands.savedError(msg.bytes, msg.itemStart[0], msg.itemStart[0] + msg.itemKept[0]);
+    }
+    out.write(kept, 0, msg.used);
   }
 
   /** Restores a state written by {@link #writeTo} (with the same limits). */

@@ -26,6 +26,9 @@ import javax.management.ObjectName;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -47,7 +50,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code scripts/capture-kafka.sh} inside a network namespace whose {@code lo} has a
  * 1500-byte MTU; see {@code src/test/resources/pcap/kafka/README.md} for what it writes.
  *
- * <pre>KafkaFixtureRecorder OUTDIR WORKDIR</pre>
+ * <pre>KafkaFixtureRecorder OUTDIR WORKDIR [SCENARIO,...]</pre> (the named scenarios only; all by default)
  *
  * <p>Truth per scenario, taken between "tcpdump is listening" and "clients closed + 1.5 s":
  *
@@ -76,6 +79,12 @@ public final class KafkaFixtureRecorder {
   /** Fake too: a client that authenticates with it fails. */
   static final String WRONG_PASSWORD = "tapflow-kafka-wrong-password";
   static final String SASL_USER = "alice";
+  /** Fake; never on the wire (SCRAM proves it, RFC 5802): the capture holds nonces, salt, proof and signature instead. */
+  static final String SCRAM_PASSWORD = "tapflow-kafka-scram-password";
+  /** Fake too: a SCRAM client that proves it fails. */
+  static final String SCRAM_WRONG_PASSWORD = "tapflow-kafka-scram-wrong-password";
+  static final String SCRAM_USER = "carol";
+  static final int SCRAM_ITERATIONS = 4096;
 
   static final String ORDERS = "orders";
   static final int ORDERS_PARTITIONS = 12;
@@ -97,17 +106,20 @@ public final class KafkaFixtureRecorder {
   private final Path work;
   private final Path requestLog;
   private final List<String> summary = new ArrayList<>();
+  /** scenarios to record (all when empty): the others' fixtures stay as they are */
+  private final Set<String> only;
   private EmbeddedKafka kafka;
 
-  private KafkaFixtureRecorder(Path out, Path work) {
+  private KafkaFixtureRecorder(Path out, Path work, Set<String> only) {
+    this.only = only;
     this.out = out;
     this.work = work;
     this.requestLog = work.resolve("broker.log");
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 2) {
-      System.err.println("usage: KafkaFixtureRecorder OUTDIR WORKDIR");
+    if (args.length != 2 && args.length != 3) {
+      System.err.println("usage: KafkaFixtureRecorder OUTDIR WORKDIR [SCENARIO,...]");
       System.exit(2);
     }
     Path out = Path.of(args[0]);
@@ -118,7 +130,8 @@ public final class KafkaFixtureRecorder {
     System.setProperty("org.slf4j.simpleLogger.logFile", work.resolve("broker.log").toString());
     System.setProperty("org.slf4j.simpleLogger.log.kafka.request.logger", "debug");
     System.setProperty("org.slf4j.simpleLogger.showDateTime", "false");
-    KafkaFixtureRecorder r = new KafkaFixtureRecorder(out, work);
+    Set<String> only = args.length == 3 && !args[2].isBlank() ? Set.of(args[2].split(",")) : Set.of();
+    KafkaFixtureRecorder r = new KafkaFixtureRecorder(out, work, only);
     try {
       r.run();
     } finally {
@@ -137,19 +150,58 @@ public final class KafkaFixtureRecorder {
         .config("advertised.listeners", "PLAINTEXT://127.0.0.1:" + PLAINTEXT_PORT
             + ",SASL_PLAINTEXT://127.0.0.1:" + SASL_PORT)
         .config("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT")
-        .config("sasl.enabled.mechanisms", "PLAIN")
+        .config("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512")
         .config("listener.name.sasl_plaintext.plain.sasl.jaas.config",
             "org.apache.kafka.common.security.plain.PlainLoginModule required user_" + SASL_USER + "=\""
                 + FIXTURE_PASSWORD + "\";")
+        .config("listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+        .config("listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;")
         .start();
     log("broker " + kafka.bootstrapServers() + " (SASL_PLAINTEXT on " + SASL_PORT + ") started in "
         + kafka.startTime().toMillis() + " ms");
-    scenario("admin", this::admin);
+    if (only.isEmpty() || only.contains("admin")) {
+      scenario("admin", this::admin);
+    } else {
+      createTopics(); // what later scenarios use, uncaptured
+    }
     scenario("producer", this::producer);
     scenario("consumer-classic", () -> consumer("classic", "tapflow-consumer-classic", "tapflow-classic-group"));
     scenario("consumer-kip848", () -> consumer("consumer", "tapflow-consumer-kip848", "tapflow-kip848-group"));
     scenario("transactions", this::transactions);
     scenario("sasl-plain", this::saslPlain);
+    if (only.isEmpty() || only.contains("sasl-scram")) {
+      addScramCredentials();
+    }
+    scenario("sasl-scram", this::saslScram);
+  }
+
+  /** The topics the admin scenario makes, made without capturing (when only later scenarios are recorded). */
+  private void createTopics() throws Exception {
+    try (Admin a = Admin.create(adminProps("tapflow-setup", PLAINTEXT_PORT))) {
+      a.createTopics(List.of(new NewTopic(ORDERS, ORDERS_PARTITIONS, (short) 1),
+          new NewTopic(EVENTS, EVENTS_PARTITIONS, (short) 1))).all().get();
+    }
+  }
+
+  /** SCRAM-SHA-256 and -512 credentials of {@link #SCRAM_USER} (KRaft: in the metadata log), before capturing. */
+  private void addScramCredentials() throws Exception {
+    try (Admin a = Admin.create(adminProps("tapflow-setup", PLAINTEXT_PORT))) {
+      for (ScramMechanism m : List.of(ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)) {
+        // one credential of a user per request
+        a.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(SCRAM_USER,
+            new ScramCredentialInfo(m, SCRAM_ITERATIONS), SCRAM_PASSWORD))).all().get();
+      }
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (a.describeUserScramCredentials(List.of(SCRAM_USER)).all().get().get(SCRAM_USER).credentialInfos().size() < 2) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("SCRAM credentials not visible after 30 s");
+        }
+        Thread.sleep(100);
+      }
+    }
+    Thread.sleep(1000); // the broker's credential cache follows the metadata log
   }
 
   // ---- scenarios ---------------------------------------------------------------------------
@@ -286,7 +338,42 @@ public final class KafkaFixtureRecorder {
     return List.of(admin, producer, wrong);
   }
 
+  /**
+   * SASL_PLAINTEXT with SCRAM (RFC 5802, KIP-84): an Admin client with SCRAM-SHA-256 and a producer
+   * with SCRAM-SHA-512 authenticate; an Admin client with a wrong password fails after its proof.
+   */
+  private List<String> saslScram() throws Exception {
+    String admin = "tapflow-scram-admin";
+    String producer = "tapflow-scram-producer";
+    String wrong = "tapflow-scram-wrong-password";
+    try (Admin a = Admin.create(scram(adminProps(admin, SASL_PORT), "SCRAM-SHA-256", SCRAM_PASSWORD))) {
+      a.describeCluster().nodes().get();
+      a.listTopics().names().get();
+    }
+    try (KafkaProducer<String, String> pr = new KafkaProducer<>(scram(producerProps(producer, SASL_PORT), "SCRAM-SHA-512",
+        SCRAM_PASSWORD))) {
+      for (int i = 0; i < 10; i++) {
+        pr.send(new ProducerRecord<>(EVENTS, i % EVENTS_PARTITIONS, "scram-" + i, value("scram", i))).get();
+      }
+    }
+    Properties w = scram(adminProps(wrong, SASL_PORT), "SCRAM-SHA-256", SCRAM_WRONG_PASSWORD);
+    w.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000");
+    w.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+    try (Admin a = Admin.create(w)) {
+      expectFailure(a.describeCluster().nodes()); // SaslAuthenticationException
+    }
+    return List.of(admin, producer, wrong);
+  }
+
   // ---- clients -----------------------------------------------------------------------------
+
+  private static Properties scram(Properties p, String mechanism, String password) {
+    p.put("security.protocol", "SASL_PLAINTEXT");
+    p.put("sasl.mechanism", mechanism);
+    p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+        + SCRAM_USER + "\" password=\"" + password + "\";");
+    return p;
+  }
 
   private static Properties adminProps(String id, int port) {
     Properties p = new Properties();
@@ -335,6 +422,9 @@ public final class KafkaFixtureRecorder {
   }
 
   private void scenario(String name, Traffic traffic) throws Exception {
+    if (!only.isEmpty() && !only.contains(name)) {
+      return;
+    }
     long t0 = System.nanoTime();
     Path pcap = work.resolve(name + ".pcap");
     Tcpdump tcpdump = Tcpdump.start(pcap, "tcp port " + PLAINTEXT_PORT + " or tcp port " + SASL_PORT);

@@ -210,6 +210,7 @@ class KafkaFixtureTest {
     assertTrue(errors("admin").contains("CreateTopics TOPIC_ALREADY_EXISTS"), errors("admin").toString());
     assertTrue(errors("admin").contains("DescribeTopicPartitions UNKNOWN_TOPIC_OR_PARTITION"), errors("admin").toString());
     assertTrue(errors("sasl-plain").contains("SaslAuthenticate SASL_AUTHENTICATION_FAILED"), errors("sasl-plain").toString());
+    assertTrue(errors("sasl-scram").contains("SaslAuthenticate SASL_AUTHENTICATION_FAILED"), errors("sasl-scram").toString());
   }
 
   private static List<String> errors(String name) {
@@ -236,5 +237,38 @@ class KafkaFixtureTest {
     Map<String, Long> auths = KafkaFixtures.truth("sasl-plain", "sasl_authentications");
     assertEquals(auths.get("successful") + auths.get("failed"), authenticate, "one per authentication (truth)");
     assertEquals(1, auths.get("failed"), "the wrong password's (README)");
+  }
+
+  /**
+   * SCRAM never sends the password; its nonces, salt, client proofs and server signatures
+   * (read from the capture's bytes) are in no fact or anomaly. Two SaslAuthenticate facts per
+   * authentication, without args; the handshakes name both mechanisms.
+   */
+  @Test
+  void scramExchangeNeverLeaves() throws IOException {
+    String wire = new String(Files.readAllBytes(KafkaFixtures.DIR.resolve("sasl-scram.pcap")), StandardCharsets.ISO_8859_1);
+    for (String password : List.of(KafkaFixtureRecorder.SCRAM_PASSWORD, KafkaFixtureRecorder.SCRAM_WRONG_PASSWORD)) {
+      assertFalse(wire.contains(password), "SCRAM sends no password");
+    }
+    List<String> values = KafkaFixtures.scramValues("sasl-scram");
+    Map<String, Long> auths = KafkaFixtures.truth("sasl-scram", "sasl_authentications");
+    long authentications = auths.get("successful") + auths.get("failed");
+    // per authentication a client nonce, the server's (longer) nonce and salt, a proof; a signature per success
+    assertTrue(values.size() >= 4 * authentications, values.toString());
+    for (SessionRecording r : decoded("sasl-scram").values()) {
+      for (Exchange x : r.exchanges) {
+        for (String v : values) {
+          assertFalse(x.toString().contains(v), v + " in " + x);
+          assertFalse(x.toString().contains(v.substring(0, 12)), "a part of " + v + " in " + x);
+        }
+      }
+      r.anomalies.forEach(a -> values.forEach(v -> assertFalse(String.valueOf(a).contains(v))));
+    }
+    long authenticate = facts("sasl-scram").stream().filter(x -> x.command().equals("SaslAuthenticate"))
+        .peek(x -> assertEquals(null, x.args())).count();
+    assertEquals(2 * authentications, authenticate, "client-first and client-final per authentication (truth)");
+    assertEquals(1, auths.get("failed"), "the wrong password's (README)");
+    assertEquals(List.of("mechanism=SCRAM-SHA-256", "mechanism=SCRAM-SHA-512"), facts("sasl-scram").stream()
+        .filter(x -> x.command().equals("SaslHandshake")).map(Exchange::args).distinct().sorted().toList());
   }
 }

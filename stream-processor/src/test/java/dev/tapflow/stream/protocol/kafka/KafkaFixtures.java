@@ -26,7 +26,7 @@ final class KafkaFixtures {
 
   static final Path DIR = Path.of("src/test/resources/pcap/kafka");
   static final List<String> NAMES = List.of("admin", "producer", "consumer-classic", "consumer-kip848", "transactions",
-      "sasl-plain");
+      "sasl-plain", "sasl-scram");
   static final Set<Integer> SERVER_PORTS = Set.of(KafkaFixtureRecorder.PLAINTEXT_PORT, KafkaFixtureRecorder.SASL_PORT);
 
   /** Frames a SASL authentication puts on the wire that the broker's request metrics do not count: ApiVersions, SaslHandshake, SaslAuthenticate. */
@@ -73,19 +73,47 @@ final class KafkaFixtures {
   }
 
   /**
+   * SaslAuthenticate round trips per authentication: PLAIN sends its one message; SCRAM
+   * (RFC 5802) client-first then client-final, whether the proof holds or not.
+   */
+  static long saslAuthenticateFrames(String name) {
+    return name.equals("sasl-scram") ? 2 : 1;
+  }
+
+  /**
    * Requests per api the capture must hold, from the broker's own counts: its RequestsPerSec,
-   * less the requests on the CONTROLLER listener (not captured), plus three frames per SASL
-   * authentication (ApiVersions, SaslHandshake, SaslAuthenticate: handled by the broker's
-   * authenticator, which the request metrics do not see).
+   * less the requests on the CONTROLLER listener (not captured), plus the frames of each SASL
+   * authentication (ApiVersions, SaslHandshake, and one SaslAuthenticate for PLAIN, two for
+   * SCRAM: handled by the broker's authenticator, which the request metrics do not see).
    */
   static Map<String, Long> expectedPerApi(String name) throws IOException {
     Map<String, Long> out = new TreeMap<>(truth(name, "broker_requests"));
     truth(name, "controller_listener_requests").forEach((api, n) -> out.merge(api, -n, Long::sum));
     long auths = truth(name, "sasl_authentications").values().stream().mapToLong(Long::longValue).sum();
     if (auths > 0) {
-      AUTHENTICATION_APIS.forEach(api -> out.merge(api, auths, Long::sum));
+      AUTHENTICATION_APIS.forEach(api -> out.merge(api, api.equals("SaslAuthenticate")
+          ? auths * saslAuthenticateFrames(name) : auths, Long::sum));
     }
     out.values().removeIf(n -> n == 0);
+    return out;
+  }
+
+  /** SCRAM attributes of a client's or server's message (RFC 5802 §5.1): nonce, salt, proof, signature. */
+  private static final Pattern SCRAM_VALUE = Pattern.compile("(?<![A-Za-z0-9])([rspv])=([A-Za-z0-9+/=]{16,})");
+
+  /**
+   * What a SCRAM exchange puts on the wire instead of the password, read from the capture's
+   * bytes: every nonce, salt, client proof and server signature (at least 16 characters).
+   */
+  static List<String> scramValues(String name) throws IOException {
+    String wire = new String(Files.readAllBytes(DIR.resolve(name + ".pcap")), java.nio.charset.StandardCharsets.ISO_8859_1);
+    List<String> out = new ArrayList<>();
+    Matcher m = SCRAM_VALUE.matcher(wire);
+    while (m.find()) {
+      if (!out.contains(m.group(2))) {
+        out.add(m.group(2));
+      }
+    }
     return out;
   }
 

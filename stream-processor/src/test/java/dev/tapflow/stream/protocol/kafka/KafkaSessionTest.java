@@ -532,6 +532,44 @@ class KafkaSessionTest {
     k.out.exchanges.forEach(x -> assertFalse(x.toString().contains(secret)));
   }
 
+  /**
+   * A raw SASL token and its answer arriving one byte at a time, the state saved after every
+   * byte: no saved state (it goes to a changelog topic) holds any piece of the password or of
+   * the server's token, and what follows decodes as without the saves.
+   */
+  @Test
+  void rawSaslTokensInProgressAreNotInTheSavedState() throws IOException {
+    String secret = "raw-token-secret-password";
+    String serverToken = "server-token-signature";
+    Conn k = new Conn()
+        .client(T0, request(new SaslHandshakeRequestData().setMechanism("PLAIN"), 0, "client-1", 1))
+        .server(T0 + MS, response(new SaslHandshakeResponseData().setMechanisms(List.of("PLAIN")), 0, 1));
+    for (byte[] token : List.of(KafkaWire.sized(("\0alice\0" + secret).getBytes(StandardCharsets.UTF_8)),
+        KafkaWire.sized(serverToken.getBytes(StandardCharsets.UTF_8)))) {
+      boolean client = token.length > serverToken.length() + 4;
+      for (int i = 0; i < token.length; i++) {
+        byte[] one = {token[i]};
+        if (client) {
+          k.client(T0 + 2 * MS, one);
+        } else {
+          k.server(T0 + 3 * MS, one);
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        k.s.writeTo(new DataOutputStream(bytes));
+        String state = bytes.toString(StandardCharsets.ISO_8859_1);
+        for (String s : List.of(secret, serverToken)) {
+          for (int j = 0; j + 6 <= s.length(); j++) {
+            assertFalse(state.contains(s.substring(j, j + 6)), "a piece of " + s + " after byte " + i);
+          }
+        }
+      }
+    }
+    k.client(T0 + 4 * MS, metadataRequest(2, "orders")).server(T0 + 5 * MS, metadataResponse(2, "orders", Uuid.randomUuid()))
+        .close(T0 + 6 * MS);
+    assertEquals(List.of("SaslHandshake OK", "Metadata OK"), k.out.summary());
+    assertEquals(List.of(), k.out.anomalies);
+  }
+
   // ---- state -------------------------------------------------------------------------------
 
   @Test
