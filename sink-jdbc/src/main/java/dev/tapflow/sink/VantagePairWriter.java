@@ -5,8 +5,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Types;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
 
 /**
@@ -31,9 +29,7 @@ final class VantagePairWriter {
       for (VantagePair v : pairs) {
         int p = 1;
         ps.setString(p++, v.getId());
-        // to the microsecond, as latency_facts.ts
-        ps.setObject(p++, Instant.ofEpochSecond(0, Math.floorDiv(v.getClientRequestFirstNs(), 1000L) * 1000L)
-            .atOffset(ZoneOffset.UTC));
+        ps.setObject(p++, JdbcFactWriter.ts(v.getClientRequestFirstNs())); // as latency_facts.ts
         ps.setString(p++, v.getClientFactId());
         ps.setString(p++, v.getServerFactId());
         ps.setString(p++, v.getClientAgent());
