@@ -155,8 +155,11 @@ public final class LiveCapture implements AutoCloseable {
   private long nextMetrics;
   private long nextCheck;
   private volatile boolean stopRequested;
+  /** Counted down when {@link #run} returns; {@link #close} waits for it before unmapping the rings. */
+  private final java.util.concurrent.CountDownLatch runEnded = new java.util.concurrent.CountDownLatch(1);
+  private static final long CLOSE_WAIT_SECONDS = 120;
   private volatile dev.tapflow.schemas.CaptureStats latest;
-  private boolean ran;
+  private volatile boolean ran;
 
   private LiveCapture(Settings settings, List<PacketRing> rings, LivePublisher publisher) {
     this.settings = settings;
@@ -222,6 +225,15 @@ public final class LiveCapture implements AutoCloseable {
       throw new IllegalStateException("a live capture runs once");
     }
     ran = true;
+    try {
+      return capture(onReport);
+    } finally {
+      runEnded.countDown();
+    }
+  }
+
+  private dev.tapflow.schemas.CaptureStats capture(Consumer<dev.tapflow.schemas.CaptureStats> onReport)
+      throws CaptureFailedException {
     ByteBuffer fds = ByteBuffer.wrap(pollFds).order(ByteOrder.nativeOrder());
     for (int i = 0; i < rings.size(); i++) {
       fds.putInt(8 * i, rings.get(i).fd()).putShort(8 * i + 4, (short) (Libc.POLLIN | Libc.POLLERR));
@@ -429,9 +441,28 @@ public final class LiveCapture implements AutoCloseable {
     return rings.stream().map(PacketRing::toString).toList();
   }
 
-  /** Closes the rings and the JMX view; {@link #run} closes the publisher. */
+  /**
+   * Closes the rings and the JMX view; {@link #run} closes the publisher. A capture still
+   * running is stopped first and its end awaited: the rings are memory the capture thread reads,
+   * and unmapping them under it would crash the JVM. Should it not end in time, the rings stay
+   * mapped (a leak, not a crash).
+   */
   @Override
   public void close() {
+    if (ran) {
+      stop();
+      try {
+        if (!runEnded.await(CLOSE_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
+          LOG.warn("live capture still running {} s after stop: its rings are left mapped", CLOSE_WAIT_SECONDS);
+          metrics.close();
+          return;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        metrics.close();
+        return;
+      }
+    }
     rings.forEach(PacketRing::close);
     metrics.close();
     publisher.close();
