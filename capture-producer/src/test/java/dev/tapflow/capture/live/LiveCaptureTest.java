@@ -51,7 +51,9 @@ class LiveCaptureTest {
   }
 
   static LiveCapture.Settings settings(String filter) {
-    return new LiveCapture.Settings("live-test", List.of("lo"), filter, 262_144, 1 << 20, 20, false,
+    // the agent's default buffer (8 MiB): 1 MiB is two 512 KiB blocks at this snaplen, and a burst of 500
+    // datagrams at a capture thread still loading its classes (a fresh machine's first build) lost one
+    return new LiveCapture.Settings("live-test", List.of("lo"), filter, 262_144, 8 << 20, 20, false,
         Duration.ofMillis(200), LiveCapture.Settings.agentBatching(), IpFragmentReassembler.Options.defaults(),
         Duration.ofSeconds(5), LiveCapture.STATS_TOPIC);
   }
