@@ -172,7 +172,7 @@ final class KafkaHeaders {
     if (version >= 3) {
       if (flexible) {
         long n = unsignedVarint(frame, kept, p); // length + 1; 0 is null
-        if (n < 0) {
+        if (n < 0 || n - 1 > kept - p[0]) { // a hostile length (up to 2^35) must not wrap the position
           return ACKS_UNKNOWN;
         }
         p[0] += (int) Math.max(0, n - 1);
