@@ -36,6 +36,11 @@ final class AnalyzeCommand implements Callable<Integer> {
       description = "Only print requests at least this slow (or with no response), e.g. 10ms.")
   String slowerThan;
 
+  @Option(names = "--threads", paramLabel = "N",
+      description = "Engines decoding side by side, each on a thread of its own with a share of the connections "
+          + "(the file is read on one more). The facts are the same for any N. Default: the CPUs, at most 4.")
+  Integer threads;
+
   @Mixin
   PipelineOptions pipeline;
 
@@ -46,7 +51,11 @@ final class AnalyzeCommand implements Callable<Integer> {
   public Integer call() throws CaptureFileException {
     ImportCommand.requireReadable(files);
     long minNs = slowerThan == null ? -1 : PipelineOptions.Durations.parse(slowerThan, "--slower-than").toNanos();
-    Analyzer.Result result = new Analyzer(pipeline.processorConfig()).analyze(files, agentId,
+    int engines = threads != null ? threads : Math.min(4, Runtime.getRuntime().availableProcessors());
+    if (engines < 1 || engines > 64) {
+      throw new UserError("--threads must be between 1 and 64, not " + engines);
+    }
+    Analyzer.Result result = new Analyzer(pipeline.processorConfig(), engines).analyze(files, agentId,
         f -> minNs < 0 || f.getLatencyNs() == null || f.getLatencyNs() >= minNs);
     PrintWriter out = spec.commandLine().getOut();
     for (LatencyFact f : result.facts()) {

@@ -18,17 +18,28 @@ public final class FactCollector implements ConnectionEngine.Output {
     this(f -> true);
   }
 
-  /** Keeps the facts {@code keep} accepts (e.g. only slow ones), counts all. */
+  /** Keeps the facts {@code keep} accepts (e.g. only slow ones; it sees each fact before its id is set), counts all. */
   public FactCollector(Predicate<LatencyFact> keep) {
     this.keep = keep;
   }
 
+  /** Counts every fact and takes those {@code keep} accepts: the others never get their id. */
+  @Override
+  public boolean wants(LatencyFact factWithoutId) {
+    factCount++;
+    return keep.test(factWithoutId);
+  }
+
   @Override
   public void fact(byte[] key, LatencyFact fact) {
-    factCount++;
-    if (keep.test(fact)) {
-      facts.add(fact);
-    }
+    facts.add(fact);
+  }
+
+  /** Takes in what {@code other} collected (facts, errors and the count), e.g. of engines run side by side. */
+  public void addAll(FactCollector other) {
+    facts.addAll(other.facts);
+    errors.addAll(other.errors);
+    factCount += other.factCount;
   }
 
   /** Facts emitted, kept or not. */

@@ -18,10 +18,16 @@ public final class FactMapper {
   private FactMapper() {}
 
   public static LatencyFact toFact(Flow conn, Exchange ex) {
+    LatencyFact f = toFactWithoutId(conn, ex);
+    f.setId(factId(conn, ex));
+    return f;
+  }
+
+  /** As {@link #toFact}, with the id left null (set it with {@link #factId} before the fact goes anywhere). */
+  static LatencyFact toFactWithoutId(Flow conn, Exchange ex) {
     // every field set here, those of a response only with one (their default is null): no
     // builder, whose per-field default values (deep copies) were a tenth of analyze's fact cost
     LatencyFact f = new LatencyFact();
-    f.setId(factId(conn, ex));
     f.setAgent(conn.agent());
     f.setProtocol(conn.protocol());
     f.setVantage(conn.vantage());
