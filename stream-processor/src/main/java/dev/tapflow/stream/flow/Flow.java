@@ -16,6 +16,16 @@ public interface Flow {
 
   int serverPort();
 
+  /** {@link #clientIp()} as text (dotted IPv4, RFC 5952 IPv6). */
+  default String clientIpText() {
+    return dev.tapflow.stream.topology.IpText.of(clientIp());
+  }
+
+  /** {@link #serverIp()} as text. */
+  default String serverIpText() {
+    return dev.tapflow.stream.topology.IpText.of(serverIp());
+  }
+
   /** The decoded protocol's name, or null while unknown. */
   String protocol();
 

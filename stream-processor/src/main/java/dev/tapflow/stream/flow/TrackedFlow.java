@@ -122,6 +122,26 @@ public abstract class TrackedFlow implements Flow {
   @Override public byte[] clientIp() { return role == 2 ? ipB : ipA; }
   @Override public int clientPort() { return role == 2 ? portB : portA; }
   @Override public byte[] serverIp() { return role == 2 ? ipA : ipB; }
+  @Override public String clientIpText() { return role == 2 ? textB() : textA(); }
+  @Override public String serverIpText() { return role == 2 ? textA() : textB(); }
+
+  /** The endpoints' addresses as text, made once per tracker (every fact of the flow names both; not saved). */
+  private String textA;
+  private String textB;
+
+  private String textA() {
+    if (textA == null) {
+      textA = dev.tapflow.stream.topology.IpText.of(ipA);
+    }
+    return textA;
+  }
+
+  private String textB() {
+    if (textB == null) {
+      textB = dev.tapflow.stream.topology.IpText.of(ipB);
+    }
+    return textB;
+  }
   @Override public int serverPort() { return role == 2 ? portA : portB; }
   public boolean roleKnown() { return role != 0; }
 

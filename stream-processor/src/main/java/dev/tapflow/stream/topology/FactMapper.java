@@ -31,9 +31,9 @@ public final class FactMapper {
     f.setAgent(conn.agent());
     f.setProtocol(conn.protocol());
     f.setVantage(conn.vantage());
-    f.setClientIp(IpText.of(conn.clientIp()));
+    f.setClientIp(conn.clientIpText());
     f.setClientPort(conn.clientPort());
-    f.setServerIp(IpText.of(conn.serverIp()));
+    f.setServerIp(conn.serverIpText());
     f.setServerPort(conn.serverPort());
     f.setCommand(ex.command());
     f.setResource(ex.resource());
@@ -68,9 +68,9 @@ public final class FactMapper {
     return DecodeError.newBuilder()
         .setAgent(conn.agent())
         .setProtocol(conn.protocol())
-        .setClientIp(IpText.of(conn.clientIp()))
+        .setClientIp(conn.clientIpText())
         .setClientPort(conn.clientPort())
-        .setServerIp(IpText.of(conn.serverIp()))
+        .setServerIp(conn.serverIpText())
         .setServerPort(conn.serverPort())
         .setName(name)
         .setClientSide(clientSide)

@@ -117,12 +117,68 @@ final class RedisCommands {
     return false;
   }
 
-  /** The upper-cased command name of a request (item 0). */
+  /**
+   * The upper-cased command name of a request (item 0). A known command's name is the one
+   * constant of {@link #KNOWN}, found from the bytes without making a String: every request
+   * of a command then looks up the tables here by one instance (hash cached, equal by identity).
+   */
   static String commandName(RespMessage m) {
     if (m.itemCount() == 0) {
       return "";
     }
-    return m.itemText(0).toUpperCase(Locale.ROOT);
+    String known = knownName(m.bytes, m.itemStart[0], m.itemKept[0]);
+    return known != null ? known : m.itemText(0).toUpperCase(Locale.ROOT);
+  }
+
+  /** {@link #KNOWN} in an open-addressing table keyed by the upper-cased bytes. */
+  private static final int NAME_MASK = 1023;
+  private static final String[] NAME_TABLE = new String[NAME_MASK + 1];
+  private static final int LONGEST_NAME;
+
+  static {
+    int longest = 0;
+    for (String name : KNOWN) {
+      int slot = nameHash(name.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, name.length()) & NAME_MASK;
+      while (NAME_TABLE[slot] != null) {
+        slot = (slot + 1) & NAME_MASK;
+      }
+      NAME_TABLE[slot] = name;
+      longest = Math.max(longest, name.length());
+    }
+    LONGEST_NAME = longest;
+  }
+
+  private static int nameHash(byte[] b, int off, int len) {
+    int h = 0;
+    for (int i = off; i < off + len; i++) {
+      int c = b[i];
+      h = 31 * h + (c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    return h ^ (h >>> 16);
+  }
+
+  /** The constant of {@link #KNOWN} that {@code len} bytes spell in any ASCII case, or null. */
+  static String knownName(byte[] b, int off, int len) {
+    if (len == 0 || len > LONGEST_NAME) {
+      return null;
+    }
+    for (int slot = nameHash(b, off, len) & NAME_MASK; NAME_TABLE[slot] != null; slot = (slot + 1) & NAME_MASK) {
+      String name = NAME_TABLE[slot];
+      if (name.length() == len && sameUpper(name, b, off)) {
+        return name;
+      }
+    }
+    return null;
+  }
+
+  private static boolean sameUpper(String name, byte[] b, int off) {
+    for (int i = 0; i < name.length(); i++) {
+      int c = b[off + i];
+      if ((c >= 'a' && c <= 'z' ? c - 32 : c) != name.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
