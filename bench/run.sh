@@ -8,6 +8,10 @@
 #                    fact ids; every fact made, none printed: --slower-than 1000h), ./tapflow's JVM
 #                    (with its AppCDS archive when there is one)
 #   analyze-nocds    the same without the class-data archive (TAPFLOW_CDS=off)
+#   analyze-1t       the same with one engine (--threads 1; the default runs one per CPU, up to 4,
+#                    beside the reading thread)
+#   analyze-print    every fact made with its id and printed as a text line (to a file), as tshark
+#                    prints a line per packet
 #   local            tapflow local FILE: the embedded broker, the Kafka Streams processor with
 #                    exactly_once_v2, the JDBC sink into the embedded PostgreSQL (fresh --home each
 #                    run); pairs/s over the time from the import's start until the last fact was in
@@ -19,14 +23,14 @@
 # PNG chart beside the raw runs in OUT (bench/target/results/<date>/).
 #   bench/run.sh [CAPTURE...]        default: every bench/target/captures/*.pcap
 # Environment: REPEAT (5), LOCAL_REPEAT (REPEAT), TOOLS ("tcpdump tshark tshark-fields analyze
-# analyze-nocds local"), JMH=1 also runs bench/decoders.sh and bench/reassembly.sh into OUT.
+# analyze-nocds analyze-1t analyze-print local"), JMH=1 also runs bench/decoders.sh and bench/reassembly.sh into OUT.
 set -euo pipefail
 export LC_ALL=C
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 repeat="${REPEAT:-5}"
 local_repeat="${LOCAL_REPEAT:-$repeat}"
-tools="${TOOLS:-tcpdump tshark tshark-fields analyze analyze-nocds local}"
+tools="${TOOLS:-tcpdump tshark tshark-fields analyze analyze-nocds analyze-1t analyze-print local}"
 out="${OUT:-$here/bench/target/results/$(date -u +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
 for tool in tcpdump tshark capinfos; do
@@ -83,7 +87,7 @@ timed() {
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$file" .pcap)" "$name" "$run" "$wall" \
     "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" "$packets" "${pairs:-0}" "$bytes" "$e2e" >>"$runs"
-  [ "$name" != analyze ] || [ -n "$pairs" ] || { echo "no facts line from tapflow analyze:" >&2; cat "$work/stderr" >&2; exit 1; }
+  [ "${name#analyze}" = "$name" ] || [ -n "$pairs" ] || { echo "no facts line from tapflow analyze:" >&2; cat "$work/stderr" >&2; exit 1; }
 }
 
 load_before="$(uptime)"
@@ -106,6 +110,8 @@ for file in "${captures[@]}"; do
         tshark-fields) timed tshark-fields "$file" "$run" tshark "${tshark_fields[@]}" ;;
         analyze) timed analyze "$file" "$run" ./tapflow analyze "${proto_opt[@]}" "$file" --slower-than 1000h ;;
         analyze-nocds) TAPFLOW_CDS=off timed analyze-nocds "$file" "$run" ./tapflow analyze "${proto_opt[@]}" "$file" --slower-than 1000h ;;
+        analyze-1t) timed analyze-1t "$file" "$run" ./tapflow analyze "${proto_opt[@]}" "$file" --slower-than 1000h --threads 1 ;;
+        analyze-print) timed analyze-print "$file" "$run" ./tapflow analyze "${proto_opt[@]}" "$file" ;;
         local)
           [ "$run" -le "$local_repeat" ] || continue
           rm -rf "$work/home"

@@ -57,9 +57,17 @@ final class AnalyzeCommand implements Callable<Integer> {
     }
     Analyzer.Result result = new Analyzer(pipeline.processorConfig(), engines).analyze(files, agentId,
         f -> minNs < 0 || f.getLatencyNs() == null || f.getLatencyNs() >= minNs);
-    PrintWriter out = spec.commandLine().getOut();
+    // picocli's writer flushes at every line: one write call per fact was most of printing them
+    PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
+    StringBuilder line = new StringBuilder(256);
+    FactText.Clock clock = new FactText.Clock();
     for (LatencyFact f : result.facts()) {
-      out.println(format == Format.jsonl ? f.toString() : FactText.line(f));
+      if (format == Format.jsonl) {
+        out.println(f.toString());
+      } else {
+        line.setLength(0);
+        out.println(FactText.line(f, line, clock));
+      }
     }
     out.flush();
     PrintWriter err = spec.commandLine().getErr();
