@@ -102,7 +102,7 @@ class ComposeRolesTest {
 
       Map<String, String> importEnv = new HashMap<>(here);
       Process imported = start("import", importEnv, List.of("import", Repo.ROOT.resolve(SAMPLE).toString()));
-      assertTrue(imported.waitFor(60, TimeUnit.SECONDS));
+      assertTrue(imported.waitFor(60, TimeUnit.SECONDS), "the import did not finish within 60 s");
       assertEquals(0, imported.exitValue(), log("import"));
 
       // live traffic the agent's default filter takes (memcached's UDP port), until the roles show it all
@@ -121,7 +121,11 @@ class ComposeRolesTest {
               && value(sink, "tapflow_sink_facts_stored_total") >= value(processor, "tapflow_processor_facts_total")
               && value(sink, "tapflow_sink_capture_reports_stored_total") > 0
               && value(sink, "tapflow_sink_window_parts_merged_total") > 0
-              && value(agent, "tapflow_capture_packets_total") > 0;
+              // the agent's packets are counted when captured, its segments once the broker acked them
+              // (the processor's facts may all be the import's): wait for both
+              && value(agent, "tapflow_capture_packets_total") > 0
+              && value(agent, "tapflow_capture_published_segments_total") > 0
+              && value(processor, "tapflow_processor_running") == 1.0;
           if (done) {
             break;
           }
@@ -132,10 +136,8 @@ class ComposeRolesTest {
         }
       }
       assertTrue(value(sink, "tapflow_sink_batch_seconds_count") > 0, "batch times");
-      assertTrue(value(sink, "tapflow_sink_batch_seconds_sum") > 0);
+      assertTrue(value(sink, "tapflow_sink_batch_seconds_sum") > 0, "batch time sum");
       assertTrue(processor.keySet().stream().anyMatch(k -> k.startsWith("kafka_stream_")), "Kafka Streams' metrics");
-      assertTrue(value(processor, "tapflow_processor_running") == 1.0);
-      assertTrue(value(agent, "tapflow_capture_published_segments_total") > 0);
       assertTrue(agent.containsKey("tapflow_capture_kernel_drops_total"), "drops are exported, zero or not");
       assertTrue(agent.containsKey("tapflow_capture_backlog_bytes"));
       assertTrue(sink.containsKey("tapflow_sink_lag_records"));
