@@ -29,6 +29,9 @@ public abstract class TrackedFlow implements Flow {
   protected byte vantageSetting;
   /** which endpoints are the capturing host's own addresses (bit 1: a, bit 2: b; 0 unknown), from the latest batch */
   protected byte localEndpoints;
+  /** The endpoints' addresses as text, made once per tracker (every fact of the flow names both; not saved). */
+  private String textA;
+  private String textB;
 
   protected TrackedFlow(String agent, byte[] ipA, int portA, byte[] ipB, int portB) {
     this.agent = agent;
@@ -124,10 +127,6 @@ public abstract class TrackedFlow implements Flow {
   @Override public byte[] serverIp() { return role == 2 ? ipA : ipB; }
   @Override public String clientIpText() { return role == 2 ? textB() : textA(); }
   @Override public String serverIpText() { return role == 2 ? textA() : textB(); }
-
-  /** The endpoints' addresses as text, made once per tracker (every fact of the flow names both; not saved). */
-  private String textA;
-  private String textB;
 
   private String textA() {
     if (textA == null) {

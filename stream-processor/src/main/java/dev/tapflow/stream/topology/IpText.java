@@ -4,24 +4,9 @@ package dev.tapflow.stream.topology;
 public final class IpText {
   private IpText() {}
 
-  /** The last two addresses converted on this thread (a fact names a client and a server; most facts the same ones). */
-  private static final ThreadLocal<String[]> LAST = ThreadLocal.withInitial(() -> new String[2]);
-  private static final ThreadLocal<byte[][]> LAST_IP = ThreadLocal.withInitial(() -> new byte[2][]);
-
+  /** The text of {@code ip} (4 or 16 bytes). Trackers keep theirs ({@code TrackedFlow}): a flow's facts all name the same two. */
   public static String of(byte[] ip) {
-    byte[][] ips = LAST_IP.get();
-    String[] texts = LAST.get();
-    for (int i = 0; i < 2; i++) {
-      if (java.util.Arrays.equals(ips[i], ip)) {
-        return texts[i];
-      }
-    }
-    String text = format(ip);
-    ips[1] = ips[0];
-    texts[1] = texts[0];
-    ips[0] = ip.clone();
-    texts[0] = text;
-    return text;
+    return format(ip);
   }
 
   private static String format(byte[] ip) {

@@ -90,8 +90,7 @@ final class RedisCommands {
     if (i == off || (i < end && b[i] != ' ')) {
       return false;
     }
-    String word = new String(b, off, i - off, java.nio.charset.StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT);
-    if (!KNOWN.contains(word)) {
+    if (knownName(b, off, i - off) == null) {
       return false;
     }
     for (int k = i; k < end; k++) {
