@@ -111,7 +111,9 @@ final class PcapRecords {
    * first that fails it or when the file ends inside a record; with {@code sink}, every record.
    */
   private boolean walk(FileChannel ch, HeaderCheck check, RecordSink sink) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(CHUNK).order(order);
+    // no bigger than the file: a small file (or a fuzzer's) does not pay for zeroing 4 MiB;
+    // below CHUNK the whole file is in b and the refill below never runs
+    ByteBuffer b = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(0, ch.size() - HEADER))).order(order);
     byte[] a = b.array();
     boolean little = order == ByteOrder.LITTLE_ENDIAN;
     long pos = HEADER;
