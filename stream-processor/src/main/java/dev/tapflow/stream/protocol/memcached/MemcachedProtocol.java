@@ -82,10 +82,10 @@ public final class MemcachedProtocol implements DatagramProtocol {
     String line = new String(buf, off, lf - 1 - off, StandardCharsets.ISO_8859_1);
     int sp = line.indexOf(' ');
     String word = sp < 0 ? line : line.substring(0, sp);
-    if (MemcachedTextDecoder.COMMANDS.contains(word.toLowerCase(Locale.ROOT)) && word.equals(word.toLowerCase(Locale.ROOT))) {
+    if (MemcachedTextDecoder.isCommand(word.toLowerCase(Locale.ROOT)) && word.equals(word.toLowerCase(Locale.ROOT))) {
       return Probe.REQUEST;
     }
-    if (MemcachedTextDecoder.RESPONSES.contains(word)) {
+    if (MemcachedTextDecoder.isResponse(word)) {
       return Probe.RESPONSE;
     }
     return Probe.NO;

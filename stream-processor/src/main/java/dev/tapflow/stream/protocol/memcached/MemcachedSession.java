@@ -208,15 +208,15 @@ public final class MemcachedSession implements ProtocolSession {
    * (ms answers NF only in append/prepend/replace mode, {@code MA}/{@code MP}/{@code MR}).
    */
   private static boolean quietCanAnswer(Pending p, String code) {
-    if (code.equals("ERROR") || code.equals("CLIENT_ERROR") || code.equals("SERVER_ERROR")) {
+    if (Words.is(code, "ERROR") || Words.is(code, "CLIENT_ERROR") || Words.is(code, "SERVER_ERROR")) {
       return true;
     }
     return switch (p.command) {
-      case "MG" -> code.equals("VA") || code.equals("HD");
-      case "MS" -> code.equals("NS") || code.equals("EX") || code.equals("NF") && msModeNeedsItem(p.args);
-      case "MD" -> code.equals("NF") || code.equals("EX");
-      case "MA" -> code.equals("VA") || code.equals("NF") || code.equals("NS") || code.equals("EX");
-      case "MN" -> code.equals("MN");
+      case "MG" -> Words.is(code, "VA") || Words.is(code, "HD");
+      case "MS" -> Words.is(code, "NS") || Words.is(code, "EX") || Words.is(code, "NF") && msModeNeedsItem(p.args);
+      case "MD" -> Words.is(code, "NF") || Words.is(code, "EX");
+      case "MA" -> Words.is(code, "VA") || Words.is(code, "NF") || Words.is(code, "NS") || Words.is(code, "EX");
+      case "MN" -> Words.is(code, "MN");
       default -> true;
     };
   }
@@ -266,7 +266,7 @@ public final class MemcachedSession implements ProtocolSession {
       }
       if (head.quiet && (!quietCanAnswer(head, m.command()) || !sameMetaIdentity(head, m))) {
         pending.pollFirst();
-        if (head.command.equals("MG")) {
+        if (Words.is(head.command, "MG")) {
           misses++;
         }
         emit(head, FactStatus.NO_REPLY, null, -1, -1, 0, false);
@@ -278,8 +278,8 @@ public final class MemcachedSession implements ProtocolSession {
         hits += m.hits();
         misses += Math.max(0, head.keys - m.hits());
         retrieval(m.hits(), Math.max(0, head.keys - m.hits()));
-      } else if (head.command.equals("MG")) {
-        if (m.command().equals("EN")) {
+      } else if (Words.is(head.command, "MG")) {
+        if (Words.is(m.command(), "EN")) {
           misses++;
           retrieval(0, 1);
         } else if (!m.error()) {

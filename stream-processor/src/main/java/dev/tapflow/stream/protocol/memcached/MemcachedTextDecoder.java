@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * Incremental decoder of one direction of the memcached text protocol
@@ -36,18 +35,65 @@ final class MemcachedTextDecoder {
   /** A data block not followed by CRLF. */
   static final String BAD_DATA_TERMINATOR = "MEMCACHED_BAD_DATA_TERMINATOR";
 
-  static final Set<String> STORAGE = Set.of("set", "add", "replace", "append", "prepend", "cas");
-  static final Set<String> RETRIEVAL = Set.of("get", "gets", "gat", "gats");
+  private static final Words STORAGE = new Words("set", "add", "replace", "append", "prepend", "cas");
+  private static final Words RETRIEVAL = new Words("get", "gets", "gat", "gats");
   /** Commands with an optional trailing {@code noreply}. */
-  private static final Set<String> NOREPLY_CAPABLE = Set.of("set", "add", "replace", "append", "prepend", "cas",
-      "incr", "decr", "touch", "delete", "flush_all", "verbosity");
-  static final Set<String> COMMANDS = Set.of("get", "gets", "gat", "gats", "set", "add", "replace", "append",
-      "prepend", "cas", "incr", "decr", "touch", "delete", "flush_all", "version", "verbosity", "stats", "quit",
-      "mg", "ms", "md", "ma", "mn", "me", "shutdown", "cache_memlimit", "slabs", "lru_crawler", "lru", "watch",
-      "misbehave", "extstore", "debugtime");
-  static final Set<String> RESPONSES = Set.of("VALUE", "END", "STAT", "ITEM", "STORED", "NOT_STORED", "EXISTS",
-      "NOT_FOUND", "DELETED", "TOUCHED", "OK", "VERSION", "ERROR", "CLIENT_ERROR", "SERVER_ERROR", "RESET", "VA",
-      "HD", "EN", "NF", "NS", "EX", "MN", "ME", "BUSY", "BADCLASS", "NOSPARE", "NOTFULL", "UNSAFE", "SAME");
+  private static final Words NOREPLY_CAPABLE = new Words("set", "add", "replace", "append", "prepend", "cas", "incr",
+      "decr", "touch", "delete", "flush_all", "verbosity");
+  private static final Words COMMANDS = new Words("get", "gets", "gat", "gats", "set", "add", "replace", "append",
+      "prepend", "cas", "incr", "decr", "touch", "delete", "flush_all", "version", "verbosity", "stats", "quit", "mg",
+      "ms", "md", "ma", "mn", "me", "shutdown", "cache_memlimit", "slabs", "lru_crawler", "lru", "watch", "misbehave",
+      "extstore", "debugtime");
+  private static final Words RESPONSES = new Words("VALUE", "END", "STAT", "ITEM", "STORED", "NOT_STORED", "EXISTS",
+      "NOT_FOUND", "DELETED", "TOUCHED", "OK", "VERSION", "ERROR", "CLIENT_ERROR", "SERVER_ERROR", "RESET", "VA", "HD",
+      "EN", "NF", "NS", "EX", "MN", "ME", "BUSY", "BADCLASS", "NOSPARE", "NOTFULL", "UNSAFE", "SAME");
+
+  private static final Words META_STATUS = new Words("HD", "EN", "NF", "NS", "EX");
+  private static final Words ERRORS = new Words("ERROR", "CLIENT_ERROR", "SERVER_ERROR");
+
+  /** A command word memcached knows (lower case). */
+  static boolean isCommand(String w) {
+    return COMMANDS.has(w);
+  }
+
+  /** A response line's first word that memcached sends. */
+  static boolean isResponse(String w) {
+    return RESPONSES.has(w);
+  }
+
+  /**
+   * The line's words: {@code text.trim().split(" +")} (nothing for a blank line) without
+   * compiling that regex for every line. Runs of spaces separate words; other control
+   * characters stay inside them, as with split.
+   */
+  static String[] words(String text) {
+    // trim and indexOf are the JDK's (not traced by the fuzzer); after trim the text ends
+    // with a non-space, so a run of spaces always has a word after it
+    String s = text.trim();
+    if (s.isEmpty()) {
+      return new String[0];
+    }
+    int count = 1;
+    for (int sp = s.indexOf(' '); sp >= 0; sp = s.indexOf(' ', sp)) {
+      count++;
+      while (s.charAt(sp) == ' ') {
+        sp++;
+      }
+    }
+    String[] t = new String[count];
+    int from = 0;
+    for (int k = 0; k < count - 1; k++) {
+      int sp = s.indexOf(' ', from);
+      t[k] = s.substring(from, sp);
+      from = sp;
+      while (s.charAt(from) == ' ') {
+        from++;
+      }
+    }
+    t[count - 1] = s.substring(from);
+    return t;
+  }
+
 
   private static final int STATE_FORMAT = 1;
 
@@ -218,9 +264,9 @@ final class MemcachedTextDecoder {
   // ---- requests ----------------------------------------------------------------------------
 
   private void requestLine(String text, long tsNs, DecoderListener<MemcachedMessage> l) {
-    String[] t = text.trim().isEmpty() ? new String[0] : text.trim().split(" +");
+    String[] t = words(text);
     String word = t.length == 0 ? "" : t[0].toLowerCase(Locale.ROOT);
-    boolean known = COMMANDS.contains(word);
+    boolean known = isCommand(word);
     if (!known) {
       if (resync) {
         abandon();
@@ -242,33 +288,33 @@ final class MemcachedTextDecoder {
     resync = false;
     command = word.toUpperCase(Locale.ROOT);
     key = t.length > 1 ? t[1] : null;
-    noreply = word.equals("quit") || NOREPLY_CAPABLE.contains(word) && t.length > 1 && t[t.length - 1].equals("noreply");
+    noreply = Words.is(word, "quit") || NOREPLY_CAPABLE.has(word) && t.length > 1 && Words.is(t[t.length - 1], "noreply");
     quiet = false;
     int argsFrom = 2;
     long data = -1;
-    if (RETRIEVAL.contains(word)) {
+    if (RETRIEVAL.has(word)) {
       int first = word.startsWith("gat") ? 2 : 1;
       key = t.length > first ? t[first] : null;
       keys = Math.max(0, t.length - first);
       argsFrom = first + 1;
-    } else if (STORAGE.contains(word)) {
-      int need = word.equals("cas") ? 6 : 5;
+    } else if (STORAGE.has(word)) {
+      int need = Words.is(word, "cas") ? 6 : 5;
       data = t.length >= need ? parseLength(t[4]) : -2;
       if (data < 0) {
         l.anomaly(BAD_LINE, lineOffset, "bad storage command line");
         data = -1; // memcached answers CLIENT_ERROR and reads no data block
       }
     } else if (word.length() == 2 && word.charAt(0) == 'm') {
-      int flagsFrom = word.equals("mn") ? 1 : word.equals("ms") ? 3 : 2;
-      if (word.equals("mn")) {
+      int flagsFrom = Words.is(word, "mn") ? 1 : Words.is(word, "ms") ? 3 : 2;
+      if (Words.is(word, "mn")) {
         key = null;
       }
       for (int k = flagsFrom; k < t.length; k++) {
-        if (t[k].equals("q")) {
+        if (Words.is(t[k], "q")) {
           quiet = true;
         }
       }
-      if (word.equals("ms")) {
+      if (Words.is(word, "ms")) {
         data = t.length >= 3 ? parseLength(t[2]) : -1;
         if (data < 0) {
           l.anomaly(BAD_LINE, lineOffset, "bad ms command line");
@@ -318,19 +364,21 @@ final class MemcachedTextDecoder {
   // ---- responses ---------------------------------------------------------------------------
 
   private void responseLine(String text, long tsNs, DecoderListener<MemcachedMessage> l) {
-    String trimmed = text.trim();
-    String[] t = trimmed.isEmpty() ? new String[] {""} : trimmed.split(" +"); // " " alone splits to nothing
+    String[] t = words(text);
+    if (t.length == 0) {
+      t = new String[] {""};
+    }
     String word = t[0];
     if (multi != 0) {
-      if (word.equals("END")) {
+      if (Words.is(word, "END")) {
         finish(tsNs, l, false, null);
         return;
       }
-      if (multi == 'V' && word.equals("VALUE")) {
+      if (multi == 'V' && Words.is(word, "VALUE")) {
         value(t, 3, l);
         return;
       }
-      if (multi == 'S' && (word.equals("STAT") || word.equals("ITEM"))) {
+      if (multi == 'S' && (Words.is(word, "STAT") || Words.is(word, "ITEM"))) {
         return;
       }
       // the multi-line response ended without END: report it and start over with this line
@@ -343,7 +391,7 @@ final class MemcachedTextDecoder {
       msgFirstNs = tsNs;
       msgBytes = 0;
     }
-    boolean known = RESPONSES.contains(word) || parseLength(word) >= 0;
+    boolean known = isResponse(word) || parseLength(word) >= 0;
     if (resync && !known) {
       abandon();
       return;
@@ -355,32 +403,28 @@ final class MemcachedTextDecoder {
     }
     resync = false;
     command = word;
-    switch (word) {
-      case "VALUE" -> {
-        multi = 'V';
-        value(t, 3, l);
+    if (Words.is(word, "VALUE")) {
+      multi = 'V';
+      value(t, 3, l);
+    } else if (Words.is(word, "STAT") || Words.is(word, "ITEM")) {
+      multi = 'S';
+    } else if (Words.is(word, "VA")) {
+      long n = t.length > 1 ? parseLength(t[1]) : -1;
+      if (n < 0) {
+        l.anomaly(BAD_LINE, lineOffset, "bad VA line");
+        finish(tsNs, l, true, text);
+        return;
       }
-      case "STAT", "ITEM" -> multi = 'S';
-      case "VA" -> {
-        long n = t.length > 1 ? parseLength(t[1]) : -1;
-        if (n < 0) {
-          l.anomaly(BAD_LINE, lineOffset, "bad VA line");
-          finish(tsNs, l, true, text);
-          return;
-        }
-        hits = 1;
-        metaTokens(t);
-        dataBlock(n, l);
-      }
-      case "HD", "EN", "NF", "NS", "EX" -> {
-        metaTokens(t);
-        finish(tsNs, l, false, null);
-      }
-      default -> {
-        boolean error = word.equals("ERROR") || word.equals("CLIENT_ERROR") || word.equals("SERVER_ERROR");
-        String et = error ? (text.length() > limits.maxArgBytes() ? text.substring(0, limits.maxArgBytes()) + "..." : text) : null;
-        finish(tsNs, l, error, et);
-      }
+      hits = 1;
+      metaTokens(t);
+      dataBlock(n, l);
+    } else if (META_STATUS.has(word)) {
+      metaTokens(t);
+      finish(tsNs, l, false, null);
+    } else {
+      boolean error = ERRORS.has(word);
+      String et = error ? (text.length() > limits.maxArgBytes() ? text.substring(0, limits.maxArgBytes()) + "..." : text) : null;
+      finish(tsNs, l, error, et);
     }
   }
 
