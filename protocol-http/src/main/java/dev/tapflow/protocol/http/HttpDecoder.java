@@ -114,9 +114,10 @@ final class HttpDecoder {
           i = end;
         }
         default -> {
-          byte b = buf[i++];
           if (state == State.START_LINE && lineLen == 0) {
+            byte b = buf[i];
             if (b == '\r' || b == '\n') {
+              i++;
               continue; // blank lines between messages (RFC 9112 section 2.2)
             }
             if (msgOffset < 0) {
@@ -124,20 +125,29 @@ final class HttpDecoder {
               msgFirstNs = tsNs;
             }
           }
-          if (b != '\n') {
-            if (++headBytes > maxHeadBytes && (state == State.START_LINE || state == State.HEADERS)) {
-              l.anomaly(HEAD_TOO_LONG, msgOffset, "head over " + maxHeadBytes + " bytes");
-              resync();
-              continue;
-            }
-            if (lineLen < maxHeadBytes) {
-              if (lineLen == line.length) {
-                line = Arrays.copyOf(line, Math.min(maxHeadBytes, line.length * 2));
-              }
-              line[lineLen++] = b;
-            }
+          // the rest of the line in this buffer at once: its bytes count toward the head,
+          // and the line keeps up to maxHeadBytes of them
+          int lf = indexOf(buf, i, end, (byte) '\n');
+          int take = (lf < 0 ? end : lf) - i;
+          boolean over = false;
+          if ((state == State.START_LINE || state == State.HEADERS) && headBytes + take > maxHeadBytes) {
+            take = (int) Math.max(0, maxHeadBytes - headBytes);
+            over = true;
+          }
+          headBytes += take;
+          keep(buf, i, Math.min(take, maxHeadBytes - lineLen));
+          i += take;
+          if (over) {
+            headBytes++;
+            i++; // the byte that went over is dropped
+            l.anomaly(HEAD_TOO_LONG, msgOffset, "head over " + maxHeadBytes + " bytes");
+            resync();
             continue;
           }
+          if (lf < 0) {
+            continue;
+          }
+          i++; // the LF
           int n = lineLen > 0 && line[lineLen - 1] == '\r' ? lineLen - 1 : lineLen;
           lineLen = 0;
           line(n, streamOffset + (i - off), tsNs, l);
@@ -455,6 +465,31 @@ final class HttpDecoder {
       }
     }
     return true;
+  }
+
+  /** Appends bytes to the line, growing it by doubling up to maxHeadBytes. */
+  private void keep(byte[] buf, int from, int n) {
+    if (n <= 0) {
+      return;
+    }
+    if (lineLen + n > line.length) {
+      int size = line.length;
+      while (size < lineLen + n) {
+        size *= 2;
+      }
+      line = Arrays.copyOf(line, Math.min(maxHeadBytes, size));
+    }
+    System.arraycopy(buf, from, line, lineLen, n);
+    lineLen += n;
+  }
+
+  private static int indexOf(byte[] b, int from, int to, byte v) {
+    for (int i = from; i < to; i++) {
+      if (b[i] == v) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private int indexOf(byte b, int from, int to) {

@@ -33,6 +33,8 @@ class HttpFuzzTest {
   /** Small limits, so that the fuzzer reaches them. */
   private static final SessionLimits LIMITS = new SessionLimits(8, 4096, 64, 8, 256, 64);
   private static final Pattern ANOMALY_NAME = Pattern.compile("[A-Z0-9_]+");
+  /** Names already matched, by identity (they are constants): Jazzer hooks every regex match. */
+  private static final String[] MATCHED = new String[64];
   private static final String[] PIECES = {
       "GET / HTTP/1.1\r\n", "POST /p?q=1 HTTP/1.1\r\n", "HEAD /h HTTP/1.1\r\n", "PUT /x HTTP/1.0\r\n",
       "HTTP/1.1 200 OK\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 101 Switching Protocols\r\n",
@@ -112,7 +114,11 @@ class HttpFuzzTest {
 
     @Override
     public void anomaly(String name, boolean clientSide, long streamOffset, String detail) {
-      assertTrue(ANOMALY_NAME.matcher(name).matches(), name);
+      int slot = System.identityHashCode(name) & (MATCHED.length - 1);
+      if (MATCHED[slot] != name) {
+        assertTrue(ANOMALY_NAME.matcher(name).matches(), name);
+        MATCHED[slot] = name;
+      }
     }
   }
 }

@@ -193,6 +193,53 @@ class HttpSessionTest {
     assertEquals("GET /ok", out.exchanges.get(0).resource());
   }
 
+  /** Facts and anomalies of one client stream fed in pieces of {@code piece} bytes, with a server answering each. */
+  private static List<String> fedInPieces(byte[] c, byte[] s, int piece, SessionLimits limits) {
+    List<String> seen = new ArrayList<>();
+    SessionOutput out = new SessionOutput() {
+      @Override public void exchange(Exchange e) {
+        seen.add(e.command() + " " + e.resource() + " " + e.status() + " " + e.requestOffset() + " " + e.requestBytes());
+      }
+
+      @Override public void anomaly(String name, boolean client, long offset, String detail) {
+        seen.add(name + " @" + offset);
+      }
+    };
+    ProtocolSession session = new HttpProtocol().newSession(limits);
+    for (int at = 0; at < c.length; at += piece) {
+      session.clientData(c, at, Math.min(piece, c.length - at), at, 1, out);
+    }
+    session.serverData(s, 0, s.length, 0, 2, out);
+    session.close(3, out);
+    return seen;
+  }
+
+  /**
+   * A head longer than the limit is one anomaly, and the next request is found; a line is
+   * taken in at once up to its LF, so the same facts and anomalies come whatever the pieces.
+   */
+  @Test
+  void aHeadOverTheLimitIsSkippedWhateverThePieces() {
+    SessionLimits small = new SessionLimits(8, 4096, 64, 8, 100, 64);
+    String longHeader = "X-Long: " + "v".repeat(150) + "\r\n";
+    String client = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        + "\r\n\r\nGET /too-long HTTP/1.1\r\n" + longHeader + "\r\n"
+        + "GET /b HTTP/1.1\r\nHost: h\r\n" + "Y: " + "w".repeat(60) + "\r\n\r\n"
+        + "PUT /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        + "GET /" + "p".repeat(120) + " HTTP/1.1\r\n\r\n"
+        + "GET /d HTTP/1.1\r\n\r\n";
+    String ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    byte[] c = ascii(client);
+    byte[] s = ascii(ok.repeat(4));
+    List<String> whole = fedInPieces(c, s, c.length, small);
+    assertEquals(2, whole.stream().filter(f -> f.startsWith(HttpDecoder.HEAD_TOO_LONG)).count(), whole::toString);
+    assertTrue(whole.stream().anyMatch(f -> f.contains(" /d OK ")), whole::toString);
+    assertTrue(whole.stream().anyMatch(f -> f.contains(" /c OK ")), whole::toString);
+    for (int piece : new int[] {1, 2, 3, 7, 16, 99, 100, 101, 150}) {
+      assertEquals(whole, fedInPieces(c, s, piece, small), "pieces of " + piece);
+    }
+  }
+
   @Test
   void probe() {
     HttpProtocol p = new HttpProtocol();
