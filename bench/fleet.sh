@@ -180,7 +180,7 @@ mstats() {
   ip netns exec "$(ns_of $memcached_host)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211; printf "stats\r\nquit\r\n" >&3; cat <&3' \
     | tr -d '\r' | awk '$1 == "STAT" { print $2, $3 }'
 }
-for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && mstats | grep -q '^pid ' && break; sleep 0.1; done
+for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && mstats | grep '^pid ' >/dev/null && break; sleep 0.1; done
 rcli ping >/dev/null || die "redis-server did not start"
 
 # --- agents: one per host namespace, on its eth0 --------------------------------------------

@@ -57,11 +57,11 @@ redis-server --port "$PORT" --bind 127.0.0.1 --unixsocket "$SOCK" --unixsocketpe
   --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!
 for ((i = 0; i < 100; i++)); do
-  [[ -S $SOCK ]] && redis-cli -s "$SOCK" PING 2>/dev/null | grep -q PONG && break
+  [[ -S $SOCK ]] && redis-cli -s "$SOCK" PING 2>/dev/null | grep PONG >/dev/null && break
   sleep 0.05
 done
 admin() { redis-cli -s "$SOCK" "$@"; }
-admin PING | grep -q PONG || die "redis-server did not start"
+admin PING | grep PONG >/dev/null || die "redis-server did not start"
 
 tcpdump_start "$TMP/$NAME.pcap" "tcp port $PORT"
 admin CONFIG RESETSTAT >/dev/null

@@ -122,7 +122,7 @@ KERNEL=$(uname -r)
 topology_up() {
   local ns dev
   for ns in "$NS_CLI" "$NS_MID" "$NS_SRV"; do
-    ip netns list | grep -q "^$ns\b" && die "namespace $ns already exists"
+    ip netns list | grep "^$ns\b" >/dev/null && die "namespace $ns already exists"
     ip netns add "$ns"
     NAMESPACES+=("$ns")
     in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1

@@ -138,7 +138,7 @@ start_server() {
   SOCK="$dir/redis.sock"
   for _ in 1 2 3 4 5; do
     PORT=$((20000 + RANDOM % 40000))
-    if ss -Htln "sport = :$PORT" | grep -q .; then continue; fi
+    if ss -Htln "sport = :$PORT" | grep . >/dev/null; then continue; fi
     # Settings in a file: the password never appears on a process command line.
     {
       echo "bind 127.0.0.1"

@@ -104,9 +104,9 @@ A=(redis-cli -h 127.0.0.1 -p 6379)
 "${A[@]}" -a "$S1" --no-auth-warning GET "$SQL_KEY" >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning SET mig:1 one >/dev/null
 "${A[@]}" -a "$S1" --no-auth-warning SET mig:2 two >/dev/null
-"${A[@]}" -a "$S1" --no-auth-warning MIGRATE 127.0.0.1 6380 mig:1 0 5000 AUTH "$S5" | grep -q OK \
+"${A[@]}" -a "$S1" --no-auth-warning MIGRATE 127.0.0.1 6380 mig:1 0 5000 AUTH "$S5" | grep OK >/dev/null \
   || die "MIGRATE AUTH failed"
-"${A[@]}" -a "$S1" --no-auth-warning MIGRATE 127.0.0.1 6380 mig:2 0 5000 AUTH2 bob "$S6" | grep -q OK \
+"${A[@]}" -a "$S1" --no-auth-warning MIGRATE 127.0.0.1 6380 mig:2 0 5000 AUTH2 bob "$S6" | grep OK >/dev/null \
   || die "MIGRATE AUTH2 failed"
 python3 - "$S10" <<'PY'
 import socket, struct, sys

@@ -150,7 +150,7 @@ tcpdump_stop
 while read -r -a parts; do
   whole=$(printf '%s' "${parts[@]}")
   for p in "${parts[@]}"; do grep -qaF "$p" "$PCAP" || die "piece $p is not in the capture"; done
-  if tcpdump -r "$PCAP" -A 2>/dev/null | grep -qF "$whole"; then die "$whole went in one packet"; fi
+  if tcpdump -r "$PCAP" -A 2>/dev/null | grep -F "$whole" >/dev/null; then die "$whole went in one packet"; fi
 done <"$OUT/split.txt"
 cat >"$OUT/README-split.md" <<MD
 # Passwords split across TCP segments
