@@ -1,5 +1,6 @@
 package dev.tapflow.stream.protocol.redis;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -76,6 +77,8 @@ final class RedisCommands {
   /** The pub/sub commands whose confirmations are push-shaped, not replies. */
   static final Set<String> SUBSCRIBE = Set.of("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE");
   static final Set<String> UNSUBSCRIBE = Set.of("UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE");
+  /** Commands that may carry credentials in their arguments ({@link #redactions}). */
+  private static final Set<String> CREDENTIAL_COMMANDS = Set.of("AUTH", "HELLO", "MIGRATE", "CONFIG", "ACL");
 
   /**
    * Does a line look like an inline command: a known command word (letters, '_' or '-',
@@ -134,6 +137,22 @@ final class RedisCommands {
   private static final String[] NAME_TABLE = new String[NAME_MASK + 1];
   private static final int LONGEST_NAME;
 
+  /**
+   * What the tables here and in {@link RedisValues} say of each name in {@link #NAME_TABLE},
+   * by slot: a request's rules come from one lookup ({@link #flags}) instead of a dozen set
+   * and map lookups. The sets stay the definition; this table is built from them.
+   */
+  private static final int[] NAME_FLAGS = new int[NAME_MASK + 1];
+  static final int F_NO_KEY = 1;
+  static final int F_KEY_AFTER_SUBCOMMAND = 1 << 1;
+  static final int F_NUMKEYS_AT_1 = 1 << 2;
+  static final int F_NUMKEYS_AT_2 = 1 << 3;
+  static final int F_XREAD = 1 << 4;
+  static final int F_SUBSCRIBE = 1 << 5;
+  static final int F_UNSUBSCRIBE = 1 << 6;
+  static final int F_CREDENTIALS = 1 << 7;
+  // bits 8 to 15: RedisValues
+
   static {
     int longest = 0;
     for (String name : KNOWN) {
@@ -142,9 +161,48 @@ final class RedisCommands {
         slot = (slot + 1) & NAME_MASK;
       }
       NAME_TABLE[slot] = name;
+      NAME_FLAGS[slot] = ownFlags(name) | RedisValues.flags(name);
       longest = Math.max(longest, name.length());
     }
     LONGEST_NAME = longest;
+    for (Set<String> table : List.of(NO_KEY, KEY_AFTER_SUBCOMMAND, NUMKEYS_AT_1, NUMKEYS_AT_2, SUBSCRIBE, UNSUBSCRIBE,
+        CREDENTIAL_COMMANDS, RedisValues.names())) {
+      if (!KNOWN.containsAll(table)) {
+        throw new IllegalStateException("a command with rules is not a known command: " + table);
+      }
+    }
+  }
+
+  private static int ownFlags(String name) {
+    return (NO_KEY.contains(name) ? F_NO_KEY : 0)
+        | (KEY_AFTER_SUBCOMMAND.contains(name) ? F_KEY_AFTER_SUBCOMMAND : 0)
+        | (NUMKEYS_AT_1.contains(name) ? F_NUMKEYS_AT_1 : 0)
+        | (NUMKEYS_AT_2.contains(name) ? F_NUMKEYS_AT_2 : 0)
+        | (name.equals("XREAD") || name.equals("XREADGROUP") ? F_XREAD : 0)
+        | (SUBSCRIBE.contains(name) ? F_SUBSCRIBE : 0)
+        | (UNSUBSCRIBE.contains(name) ? F_UNSUBSCRIBE : 0)
+        | (CREDENTIAL_COMMANDS.contains(name) ? F_CREDENTIALS : 0);
+  }
+
+  /** The rules of a command name (upper case) as {@code F_} bits and RedisValues' bits; 0 for a name not known. */
+  static int flags(String command) {
+    int h = 0;
+    int n = command.length();
+    if (n == 0 || n > LONGEST_NAME) {
+      return 0;
+    }
+    for (int i = 0; i < n; i++) {
+      int c = command.charAt(i);
+      h = 31 * h + (c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    h ^= h >>> 16;
+    for (int slot = h & NAME_MASK; NAME_TABLE[slot] != null; slot = (slot + 1) & NAME_MASK) {
+      String name = NAME_TABLE[slot];
+      if (name == command || name.equals(command)) {
+        return NAME_FLAGS[slot];
+      }
+    }
+    return 0;
   }
 
   private static int nameHash(byte[] b, int off, int len) {
@@ -188,12 +246,13 @@ final class RedisCommands {
    */
   static Request describe(RespMessage m, String command, int maxArgBytes, boolean keepValues) {
     int n = m.itemCount();
-    boolean[] redact = redactions(m, command);
+    int flags = flags(command);
+    boolean[] redact = redactions(m, command, flags);
     boolean[] value = new boolean[n];
     if (!keepValues) {
-      RedisValues.mark(m, command, value);
+      RedisValues.mark(m, command, flags, value);
     }
-    int key = keyIndex(m, command);
+    int key = keyIndex(m, flags);
     String resource = null;
     if (key > 0 && key < n) {
       resource = redact[key] ? REDACTED : cut(m.itemText(key), maxArgBytes, !m.itemComplete(key));
@@ -246,20 +305,20 @@ final class RedisCommands {
   }
 
   /** Item index of the key, or -1. */
-  private static int keyIndex(RespMessage m, String command) {
-    if (NO_KEY.contains(command) || m.itemCount() < 2) {
+  private static int keyIndex(RespMessage m, int flags) {
+    if ((flags & F_NO_KEY) != 0 || m.itemCount() < 2) {
       return -1;
     }
-    if (KEY_AFTER_SUBCOMMAND.contains(command)) {
+    if ((flags & F_KEY_AFTER_SUBCOMMAND) != 0) {
       return 2;
     }
-    if (NUMKEYS_AT_2.contains(command)) {
+    if ((flags & F_NUMKEYS_AT_2) != 0) {
       return numkeysKey(m, 2);
     }
-    if (NUMKEYS_AT_1.contains(command)) {
+    if ((flags & F_NUMKEYS_AT_1) != 0) {
       return numkeysKey(m, 1);
     }
-    if (command.equals("XREAD") || command.equals("XREADGROUP")) {
+    if ((flags & F_XREAD) != 0) {
       for (int i = 1; i + 1 < m.itemCount(); i++) {
         if (m.itemEqualsIgnoreCase(i, "STREAMS")) {
           return i + 1;
@@ -286,9 +345,12 @@ final class RedisCommands {
    * requirepass / masterauth; ACL SETUSER password rules ({@code >pw <pw #hash !hash}).
    * Positions are decided on the kept items, so an argument cut short is still redacted.
    */
-  private static boolean[] redactions(RespMessage m, String command) {
+  private static boolean[] redactions(RespMessage m, String command, int flags) {
     int n = m.itemCount();
     boolean[] r = new boolean[n];
+    if ((flags & F_CREDENTIALS) == 0) {
+      return r;
+    }
     switch (command) {
       case "AUTH" -> {
         for (int i = 1; i < n; i++) {
@@ -333,8 +395,6 @@ final class RedisCommands {
     return r;
   }
 
-  /** Commands that may carry credentials in their arguments ({@link #redactions}). */
-  private static final Set<String> CREDENTIAL_COMMANDS = Set.of("AUTH", "HELLO", "MIGRATE", "CONFIG", "ACL");
   private static final byte MASK = '*';
 
   /**
@@ -354,10 +414,11 @@ final class RedisCommands {
       return m.bytes;
     }
     String command = commandName(m);
-    boolean[] redact = redactions(m, command);
+    int flags = flags(command);
+    boolean[] redact = redactions(m, command, flags);
     boolean[] value = new boolean[n];
     if (!keepValues) {
-      RedisValues.mark(m, command, value);
+      RedisValues.mark(m, command, flags, value);
     }
     byte[] out = m.bytes;
     for (int i = 1; i < n; i++) {
@@ -416,10 +477,11 @@ final class RedisCommands {
       m.append(item, line, args[a][0], args[a][1] - args[a][0]);
     }
     String command = commandName(m);
-    if (!CREDENTIAL_COMMANDS.contains(command)) {
+    int flags = flags(command);
+    if ((flags & F_CREDENTIALS) == 0) {
       return line;
     }
-    boolean[] redact = redactions(m, command);
+    boolean[] redact = redactions(m, command, flags);
     byte[] out = line;
     for (int a = 1; a < n; a++) {
       int from = args[a][0] + (command.equals("ACL") ? 1 : 0);

@@ -225,12 +225,13 @@ public final class RedisSession implements ProtocolSession {
     // after each command Redis clears SKIP and turns SKIP_NEXT into SKIP
     skipThis = skipNext;
 
-    if (!inMulti && (RedisCommands.SUBSCRIBE.contains(command) && m.elements() > 1
-        || RedisCommands.UNSUBSCRIBE.contains(command))) {
+    int flags = RedisCommands.flags(command);
+    boolean subscribe = (flags & RedisCommands.F_SUBSCRIBE) != 0;
+    if (!inMulti && (subscribe && m.elements() > 1 || (flags & RedisCommands.F_UNSUBSCRIBE) != 0)) {
       // confirmations are pushes (one per channel), not replies
       if (reply) {
         subscribed = true;
-        if (RedisCommands.SUBSCRIBE.contains(command)) {
+        if (subscribe) {
           subscribeConfirmationsDue += m.elements() - 1;
         }
       }

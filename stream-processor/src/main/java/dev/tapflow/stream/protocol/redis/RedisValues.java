@@ -42,29 +42,66 @@ final class RedisValues {
   private static final Set<String> ZADD_OPTIONS = Set.of("NX", "XX", "GT", "LT", "CH", "INCR");
   private static final Set<String> GEOADD_OPTIONS = Set.of("NX", "XX", "CH");
 
+  // A command's value rule as bits 8 to 15 of RedisCommands.flags: the kind, the position.
+  private static final int KIND_SHIFT = 8;
+  private static final int KIND_MASK = 7 << KIND_SHIFT;
+  private static final int KIND_AT = 1 << KIND_SHIFT;
+  private static final int KIND_FROM = 2 << KIND_SHIFT;
+  private static final int KIND_EVERY_SECOND = 3 << KIND_SHIFT;
+  private static final int KIND_SCRIPT = 4 << KIND_SHIFT;
+  private static final int KIND_OTHER = 5 << KIND_SHIFT; // XADD, ZADD, GEOADD
+  private static final int POSITION_SHIFT = 11;
+
+  /** This name's value rule as bits for {@link RedisCommands#flags}, 0 if it has none. */
+  static int flags(String name) {
+    int kind = AT.containsKey(name) ? KIND_AT : FROM.containsKey(name) ? KIND_FROM
+        : EVERY_SECOND.containsKey(name) ? KIND_EVERY_SECOND : SCRIPTS.contains(name) ? KIND_SCRIPT
+        : Set.of("XADD", "ZADD", "GEOADD").contains(name) ? KIND_OTHER : 0;
+    int position = AT.containsKey(name) ? AT.get(name) : FROM.containsKey(name) ? FROM.get(name)
+        : EVERY_SECOND.getOrDefault(name, 0);
+    return kind | position << POSITION_SHIFT;
+  }
+
+  /** Every name with a value rule. */
+  static Set<String> names() {
+    Set<String> all = new java.util.HashSet<>(AT.keySet());
+    all.addAll(FROM.keySet());
+    all.addAll(EVERY_SECOND.keySet());
+    all.addAll(SCRIPTS);
+    all.addAll(Set.of("XADD", "ZADD", "GEOADD"));
+    return all;
+  }
+
   /** Marks in {@code v} the kept items of {@code m} that are values. */
   static void mark(RespMessage m, String command, boolean[] v) {
+    mark(m, command, RedisCommands.flags(command), v);
+  }
+
+  /** As {@link #mark(RespMessage, String, boolean[])}, with the command's {@link RedisCommands#flags}. */
+  static void mark(RespMessage m, String command, int flags, boolean[] v) {
     int n = m.itemCount();
-    Integer at = AT.get(command);
-    if (at != null) {
-      set(v, at, n);
+    int kind = flags & KIND_MASK;
+    if (kind == 0) {
       return;
     }
-    Integer from = FROM.get(command);
-    if (from != null) {
-      for (int i = from; i < n; i++) {
+    int position = (flags >>> POSITION_SHIFT) & 7;
+    if (kind == KIND_AT) {
+      set(v, position, n);
+      return;
+    }
+    if (kind == KIND_FROM) {
+      for (int i = position; i < n; i++) {
         v[i] = true;
       }
       return;
     }
-    Integer every = EVERY_SECOND.get(command);
-    if (every != null) {
-      for (int i = every; i < n; i += 2) {
+    if (kind == KIND_EVERY_SECOND) {
+      for (int i = position; i < n; i += 2) {
         v[i] = true;
       }
       return;
     }
-    if (SCRIPTS.contains(command)) {
+    if (kind == KIND_SCRIPT) {
       long keys = n > 2 && m.itemComplete(2) ? parse(m.itemLatin1(2)) : -1;
       if (keys >= 0) {
         for (long i = 3 + keys; i < n; i++) {

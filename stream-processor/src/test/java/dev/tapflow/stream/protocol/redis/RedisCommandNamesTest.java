@@ -43,4 +43,25 @@ class RedisCommandNamesTest {
     assertNull(RedisCommands.knownName("get".getBytes(StandardCharsets.ISO_8859_1), 0, 0));
     assertSame("GET", RedisCommands.knownName("xxgetxx".getBytes(StandardCharsets.ISO_8859_1), 2, 3));
   }
+
+  /** The one-lookup rules: the same for the constant and an equal String, none for other names. */
+  @Test
+  void rulesAreFoundByNameNotOnlyByTheConstant() {
+    int withRules = 0;
+    for (String name : RedisCommands.KNOWN) {
+      int f = RedisCommands.flags(name);
+      withRules += f != 0 ? 1 : 0;
+      assertEquals(f, RedisCommands.flags(new String(name.toCharArray())), name);
+      assertEquals(0, RedisCommands.flags(name.toLowerCase(Locale.ROOT)), name + " in lower case is no upper-case name");
+    }
+    org.junit.jupiter.api.Assertions.assertTrue(withRules > 100, "most known commands have some rule: " + withRules);
+    // U+00DF upper-cases to "SS": a name made of other bytes that spells a known one
+    assertEquals(RedisCommands.flags("SSCAN"), RedisCommands.flags("\u00dfCAN".toUpperCase(Locale.ROOT)));
+    assertEquals(RedisCommands.F_NO_KEY, RedisCommands.flags("PING") & RedisCommands.F_NO_KEY);
+    assertEquals(RedisCommands.F_SUBSCRIBE, RedisCommands.flags("SSUBSCRIBE") & RedisCommands.F_SUBSCRIBE);
+    assertEquals(RedisCommands.F_CREDENTIALS, RedisCommands.flags("AUTH") & RedisCommands.F_CREDENTIALS);
+    assertEquals(0, RedisCommands.flags("GET") & (RedisCommands.F_NO_KEY | RedisCommands.F_CREDENTIALS));
+    assertEquals(0, RedisCommands.flags(""));
+    assertEquals(0, RedisCommands.flags("FOO.BAR"));
+  }
 }
