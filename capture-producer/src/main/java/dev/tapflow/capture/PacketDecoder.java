@@ -240,7 +240,10 @@ public final class PacketDecoder {
    * @param end end of the captured bytes
    */
   static SkipReason decodeTransport(int proto, byte[] b, int q, int l4Len, int end, DecodedPacket out) {
-    int l4End = Math.min(end, q + l4Len); // drops Ethernet padding and trailers
+    // drops Ethernet padding and trailers; in long: with TSO the length comes from the
+    // record's original length, which a hostile file sets near 2^31 (q + l4Len wrapped
+    // negative, and the payload's captured length came out near 2^31: an allocation of 2 GB)
+    int l4End = (int) Math.min(end, (long) q + l4Len);
     if (proto == DecodedPacket.TCP) {
       // RFC 9293 section 3.1: ports(4) seq(4) ack(4) offset/flags(2) window(2) ...
       if (l4Len < 20) return SkipReason.BAD_TCP_HEADER;

@@ -216,6 +216,30 @@ class PacketDecoderTest {
     assertArrayEquals(ascii("0123456789"), p.payload());
   }
 
+  /**
+   * A hostile original length (up to 2^31 - 1 as read) with a TSO zero length: the payload's
+   * length is what the header says, its captured part never more than the frame holds (Jazzer
+   * found the transport's end wrapping negative, and a 2 GB allocation).
+   */
+  @Test
+  void aHugeWireLengthWithTsoCapturesOnlyTheFrame() {
+    byte[] frame = ethernet(tcp4(ascii("0123456789")));
+    frame[14 + 2] = 0;
+    frame[14 + 3] = 0;
+    // as the file reader passes it: the frame somewhere inside a read buffer
+    for (int at : new int[] {0, 16, 4096, 1 << 20}) {
+      byte[] buf = new byte[at + frame.length + 100];
+      System.arraycopy(frame, 0, buf, at, frame.length);
+      for (int wire : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 20, 1 << 30, 70_000}) {
+        String where = "at " + at + " wire " + wire;
+        assertNull(PacketDecoder.decode(LinkType.EN10MB, buf, at, frame.length, wire, p), where);
+        assertEquals(10, p.capturedPayloadLen(), where);
+        assertArrayEquals(ascii("0123456789"), p.payload(), where);
+        assertEquals(wire - 14 - 20 - 20, p.payloadLen(), where);
+      }
+    }
+  }
+
   @Test
   void ipv6ExtensionHeadersAreWalked() {
     byte[] seg = tcp(443, 50000, 7, 8, ACK | PSH, 100, ascii("tls"));
