@@ -39,6 +39,9 @@ final class RedisValues {
   /** Scripts and functions: {@code name numkeys key... arg...}; the args are values. */
   private static final Set<String> SCRIPTS = Set.of("EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO");
 
+  /** Commands whose values the switch in {@link #mark(RespMessage, String, int, boolean[])} finds. */
+  private static final Set<String> OTHER = Set.of("XADD", "ZADD", "GEOADD");
+
   private static final Set<String> ZADD_OPTIONS = Set.of("NX", "XX", "GT", "LT", "CH", "INCR");
   private static final Set<String> GEOADD_OPTIONS = Set.of("NX", "XX", "CH");
 
@@ -49,14 +52,14 @@ final class RedisValues {
   private static final int KIND_FROM = 2 << KIND_SHIFT;
   private static final int KIND_EVERY_SECOND = 3 << KIND_SHIFT;
   private static final int KIND_SCRIPT = 4 << KIND_SHIFT;
-  private static final int KIND_OTHER = 5 << KIND_SHIFT; // XADD, ZADD, GEOADD
+  private static final int KIND_OTHER = 5 << KIND_SHIFT; // OTHER
   private static final int POSITION_SHIFT = 11;
 
   /** This name's value rule as bits for {@link RedisCommands#flags}, 0 if it has none. */
   static int flags(String name) {
     int kind = AT.containsKey(name) ? KIND_AT : FROM.containsKey(name) ? KIND_FROM
         : EVERY_SECOND.containsKey(name) ? KIND_EVERY_SECOND : SCRIPTS.contains(name) ? KIND_SCRIPT
-        : Set.of("XADD", "ZADD", "GEOADD").contains(name) ? KIND_OTHER : 0;
+        : OTHER.contains(name) ? KIND_OTHER : 0;
     int position = AT.containsKey(name) ? AT.get(name) : FROM.containsKey(name) ? FROM.get(name)
         : EVERY_SECOND.getOrDefault(name, 0);
     return kind | position << POSITION_SHIFT;
@@ -68,7 +71,7 @@ final class RedisValues {
     all.addAll(FROM.keySet());
     all.addAll(EVERY_SECOND.keySet());
     all.addAll(SCRIPTS);
-    all.addAll(Set.of("XADD", "ZADD", "GEOADD"));
+    all.addAll(OTHER);
     return all;
   }
 
